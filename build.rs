@@ -1,0 +1,40 @@
+//! Compiles `proto/` with the pure-Rust `protox` compiler, so building needs no system `protoc`.
+//!
+//! The encoded descriptor set is also written to `OUT_DIR` because gRPC reflection serves it.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["proto/attache/v1/classifier.proto"];
+    // `compile_fds` registers no rerun trigger of its own: without these, edits to the
+    // contract would not rebuild the generated code.
+    println!("cargo:rerun-if-changed=proto");
+    for p in &protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    let fds = protox::compile(protos, ["proto"])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let descriptor_path = out_dir.join("attache_descriptor.bin");
+    std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&fds))?;
+    embed_default_model(&out_dir)?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}
+
+/// The default model ships inside the binary so `attache classify --text ...` and
+/// `attache serve` work from any directory. Before the model has been trained (a fresh
+/// corpus checkout), the binary embeds nothing and says so at run time.
+fn embed_default_model(out_dir: &std::path::Path) -> std::io::Result<()> {
+    let model = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("models/diplomatic-news.attache");
+    println!("cargo:rerun-if-changed={}", model.display());
+    let code = if model.is_file() {
+        format!("Some(include_bytes!({:?}))", model.display().to_string())
+    } else {
+        "None".to_owned()
+    };
+    std::fs::write(out_dir.join("default_model.rs"), code)
+}

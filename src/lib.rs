@@ -1,0 +1,31 @@
+//! attache: a small, fast, honest text-classification service.
+//!
+//! Article text comes in over gRPC; a feature extractor turns it into bag-of-words vectors;
+//! a trained naive Bayes model returns topic labels with scores.
+//!
+//! # Layout
+//!
+//! - [`text`]: tokenizer, vocabulary and vectorizer — raw UTF-8 to sparse vectors. Pure.
+//! - [`model`]: naive Bayes estimators, multi-label decisions, paragraph segments,
+//!   training, merging, and the versioned model file. Pure apart from reading and
+//!   writing that file.
+//! - [`proto`]: the generated `attache.v1` gRPC types.
+//!
+//! The pipeline, end to end: [`model::Model::train`] tokenizes a corpus
+//! ([`text::CorpusTerms`]), prunes a [`text::Vocabulary`], weighs documents with a
+//! [`text::Vectorizer`] and counts them into [`model::NbCounts`]; [`model::Model::classify`]
+//! runs the same features on one document and scores it against the fitted table.
+
+pub mod cli;
+pub mod model;
+pub mod text;
+
+/// Generated protobuf and gRPC types of the `attache.v1` package.
+pub mod proto {
+    #![allow(missing_docs, clippy::all)]
+    tonic::include_proto!("attache.v1");
+
+    /// Encoded file descriptor set of the contract, served by gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/attache_descriptor.bin"));
+}

@@ -1,0 +1,302 @@
+//! The model file: a versioned, self-describing, checksummed container.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `ATTACHE\0` |
+//! | 4 | format version (u32) |
+//! | 8 | payload length (u64) |
+//! | 32 | SHA-256 of the payload |
+//! | n | payload: postcard-encoded configuration, labels, vocabulary, counts, metadata |
+//!
+//! The payload stores the naive Bayes *counts*, not the fitted weights: weights are
+//! refitted at load (a few milliseconds), so a loaded model can be merged or trained
+//! further, and loading re-validates everything through [`Model::from_parts`].
+//! Nothing in it depends on the clock or on hash-map order, so the same training writes
+//! the same bytes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::classifier::{LabelInfo, Model, ModelConfig, TrainingInfo};
+use super::naive_bayes::NbCounts;
+use super::train::hex;
+use super::ModelError;
+use crate::text::{Tokenizer, Vectorizer, Vocabulary};
+
+/// First bytes of every model file.
+pub const MAGIC: &[u8; 8] = b"ATTACHE\0";
+/// The format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 32;
+
+/// Why a model file was refused. Loading never panics.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArtifactError {
+    /// The file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Shorter than the header.
+    #[error("truncated: {len} bytes is shorter than the {HEADER_LEN}-byte header")]
+    TooShort {
+        /// File length.
+        len: usize,
+    },
+    /// Not a model file.
+    #[error("not an attache model file (wrong magic bytes)")]
+    BadMagic,
+    /// Written by a newer attache (or an unknown format).
+    #[error("unsupported format version {found} (this build reads version {supported}); upgrade attache")]
+    UnsupportedVersion {
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// The payload is shorter than the header says.
+    #[error("truncated: the header announces {expected} payload bytes, the file holds {found}")]
+    Truncated {
+        /// Announced payload length.
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// Bytes after the payload.
+    #[error("corrupted: {0} unexpected bytes after the payload")]
+    TrailingBytes(u64),
+    /// The payload does not match its checksum.
+    #[error("corrupted: payload checksum mismatch")]
+    ChecksumMismatch,
+    /// The payload cannot be decoded.
+    #[error("corrupted: payload cannot be decoded ({0})")]
+    Decode(String),
+    /// The decoded model is inconsistent.
+    #[error("invalid model: {0}")]
+    Invalid(#[from] ModelError),
+}
+
+/// What the payload holds, in a stable field order.
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    id: String,
+    version: String,
+    labels: Vec<LabelInfo>,
+    training: TrainingInfo,
+    config: ModelConfig,
+    thresholds: Vec<f64>,
+    vocabulary_docs: u64,
+    terms: Vec<Box<str>>,
+    df: Vec<u32>,
+    tf: Vec<u64>,
+    label_docs: Vec<u64>,
+    /// Non-zero counts, term-major: term t owns entries `offsets[t]..offsets[t + 1]`.
+    offsets: Vec<u64>,
+    count_labels: Vec<u32>,
+    count_values: Vec<f64>,
+}
+
+/// The cached checksum of a model's file bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Checksum(OnceLock<String>);
+
+impl Model {
+    /// Encodes the model as file bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let v = self.vectorizer.vocabulary();
+        let l = self.labels.len();
+        let mut offsets = Vec::with_capacity(v.len() + 1);
+        let mut count_labels = Vec::new();
+        let mut count_values = Vec::new();
+        offsets.push(0);
+        for row in self.counts.features().chunks_exact(l) {
+            for (c, &x) in row.iter().enumerate() {
+                if x != 0.0 {
+                    count_labels.push(c as u32);
+                    count_values.push(x);
+                }
+            }
+            offsets.push(count_values.len() as u64);
+        }
+        let payload = Payload {
+            id: self.id.clone(),
+            version: self.version.clone(),
+            labels: self.labels.clone(),
+            training: self.training.clone(),
+            config: self.config.clone(),
+            thresholds: self.thresholds.clone(),
+            vocabulary_docs: v.n_docs(),
+            terms: v.terms().to_vec(),
+            df: v.document_frequencies().to_vec(),
+            tf: v.term_frequencies().to_vec(),
+            label_docs: self.counts.label_docs().to_vec(),
+            offsets,
+            count_labels,
+            count_values,
+        };
+        let body = postcard::to_stdvec(&payload).expect("encoding into memory cannot fail");
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&body));
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Decodes and fully validates a model from file bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, ArtifactError> {
+        if bytes.len() < MAGIC.len() {
+            return Err(ArtifactError::TooShort { len: bytes.len() });
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(ArtifactError::BadMagic);
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(ArtifactError::TooShort { len: bytes.len() });
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != FORMAT_VERSION {
+            return Err(ArtifactError::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let expected = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+        let found = (bytes.len() - HEADER_LEN) as u64;
+        if found < expected {
+            return Err(ArtifactError::Truncated { expected, found });
+        }
+        if found > expected {
+            return Err(ArtifactError::TrailingBytes(found - expected));
+        }
+        let body = &bytes[HEADER_LEN..];
+        if Sha256::digest(body).as_slice() != &bytes[20..52] {
+            return Err(ArtifactError::ChecksumMismatch);
+        }
+        let p: Payload =
+            postcard::from_bytes(body).map_err(|e| ArtifactError::Decode(e.to_string()))?;
+        let model = Model::from_payload(p)?;
+        let _ = model.checksum.0.set(hex(&Sha256::digest(bytes)));
+        Ok(model)
+    }
+
+    fn from_payload(p: Payload) -> Result<Model, ModelError> {
+        let n_terms = p.terms.len();
+        let l = p.labels.len();
+        if p.df.len() != n_terms || p.tf.len() != n_terms || p.offsets.len() != n_terms + 1 {
+            return Err(ModelError::Inconsistent(
+                "vocabulary arrays disagree in length".into(),
+            ));
+        }
+        if p.count_labels.len() != p.count_values.len()
+            || p.offsets.first() != Some(&0)
+            || p.offsets.last() != Some(&(p.count_values.len() as u64))
+            || p.offsets.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(ModelError::Inconsistent("count table is malformed".into()));
+        }
+        if l > 0 && n_terms.checked_mul(l).is_none_or(|n| n > 1 << 34) {
+            return Err(ModelError::Inconsistent("count table is too large".into()));
+        }
+        let mut features = vec![0.0; n_terms * l];
+        for t in 0..n_terms {
+            for k in p.offsets[t] as usize..p.offsets[t + 1] as usize {
+                let c = p.count_labels[k] as usize;
+                if c >= l {
+                    return Err(ModelError::Inconsistent(format!(
+                        "count for label #{c} of {l}"
+                    )));
+                }
+                features[t * l + c] = p.count_values[k];
+            }
+        }
+        let counts = NbCounts::from_parts(n_terms, p.label_docs, features)?;
+        let entries = p
+            .terms
+            .into_iter()
+            .zip(p.df)
+            .zip(p.tf)
+            .map(|((t, d), f)| (t, d, f))
+            .collect();
+        let vocabulary = Vocabulary::from_entries(entries, p.vocabulary_docs).ok_or_else(|| {
+            ModelError::Inconsistent("vocabulary terms are not sorted and unique".into())
+        })?;
+        let tokenizer = Tokenizer::new(p.config.tokenizer.clone())?;
+        let vectorizer = Vectorizer::new(tokenizer, vocabulary, p.config.vectorizer.clone());
+        Model::from_parts(
+            p.id,
+            p.version,
+            p.labels,
+            p.training,
+            p.config,
+            vectorizer,
+            counts,
+            p.thresholds,
+        )
+    }
+
+    /// Reads and validates a model file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model, ArtifactError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Model::from_bytes(&bytes)
+    }
+
+    /// Writes the model to `path` atomically: into a temporary file in the same directory,
+    /// synced, then renamed, so a failure never leaves a half-written model behind.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ArtifactError> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes();
+        let io = |source| ArtifactError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| io(std::io::Error::other("not a file path")))?;
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        let _ = self.checksum.0.set(hex(&Sha256::digest(&bytes)));
+        Ok(())
+    }
+
+    /// SHA-256 of the model's file bytes, hex.
+    pub fn file_checksum(&self) -> String {
+        self.checksum
+            .0
+            .get_or_init(|| hex(&Sha256::digest(self.to_bytes())))
+            .clone()
+    }
+}

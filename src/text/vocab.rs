@@ -1,0 +1,376 @@
+//! Vocabulary: the terms a model knows, with stable ids and document frequencies.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::{TextError, Tokenizer};
+
+/// Vocabulary pruning settings.
+///
+/// | setting | default | valid |
+/// |---|---|---|
+/// | `min_df` | 1 | at least 1 (documents) |
+/// | `max_df` | 1.0 | (0, 1] (share of documents) |
+/// | `max_features` | none | at least 1; keeps the most frequent terms |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VocabularyConfig {
+    /// Drop terms that occur in fewer documents than this.
+    pub min_df: u32,
+    /// Drop terms that occur in more than this share of documents.
+    pub max_df: f64,
+    /// Keep at most this many terms, the most frequent over the corpus (ties by term).
+    pub max_features: Option<usize>,
+}
+
+impl Default for VocabularyConfig {
+    fn default() -> Self {
+        VocabularyConfig {
+            min_df: 1,
+            max_df: 1.0,
+            max_features: None,
+        }
+    }
+}
+
+impl VocabularyConfig {
+    /// Checks every setting, naming the first bad value and its valid range.
+    pub fn validate(&self) -> Result<(), TextError> {
+        if self.min_df < 1 {
+            return Err(TextError::invalid("min_df", self.min_df, ">= 1"));
+        }
+        if !(self.max_df > 0.0 && self.max_df <= 1.0) {
+            return Err(TextError::invalid("max_df", self.max_df, "(0, 1]"));
+        }
+        if self.max_features == Some(0) {
+            return Err(TextError::invalid("max_features", 0, ">= 1"));
+        }
+        Ok(())
+    }
+}
+
+/// One document's terms as (corpus term id, count), sorted by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DocTerms {
+    /// (term id in [`CorpusTerms::terms`], occurrences), sorted by id.
+    pub counts: Vec<(u32, u32)>,
+    /// Number of terms emitted for the document (the sum of the counts).
+    pub total: u32,
+}
+
+/// A tokenized corpus: every distinct term interned once, each document as sparse counts.
+///
+/// This is the unpruned first pass of training; [`Vocabulary::from_corpus`] prunes it.
+#[derive(Clone, Debug, Default)]
+pub struct CorpusTerms {
+    /// Interned terms; ids are indices.
+    pub terms: Vec<Box<str>>,
+    /// Per document, in input order.
+    pub docs: Vec<DocTerms>,
+    /// Document frequency per interned term.
+    pub df: Vec<u32>,
+    /// Total occurrences per interned term.
+    pub tf: Vec<u64>,
+}
+
+/// Interning state for one chunk of documents.
+#[derive(Default)]
+struct Interner {
+    index: FxHashMap<Box<str>, u32>,
+    terms: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, term: &str) -> u32 {
+        if let Some(&id) = self.index.get(term) {
+            return id;
+        }
+        let id = self.terms.len() as u32;
+        let boxed: Box<str> = term.into();
+        self.terms.push(boxed.clone());
+        self.index.insert(boxed, id);
+        id
+    }
+}
+
+/// Sorts ids and collapses them into (id, count) pairs.
+fn count_ids(ids: &mut [u32], out: &mut Vec<(u32, u32)>) {
+    ids.sort_unstable();
+    out.clear();
+    for &id in ids.iter() {
+        match out.last_mut() {
+            Some((last, n)) if *last == id => *n += 1,
+            _ => out.push((id, 1)),
+        }
+    }
+}
+
+impl CorpusTerms {
+    /// Tokenizes `texts` in parallel chunks. The result does not depend on the number of
+    /// threads: chunks are merged in input order.
+    pub fn tokenize<S: AsRef<str> + Sync>(tokenizer: &Tokenizer, texts: &[S]) -> CorpusTerms {
+        let chunk = (texts.len() / (rayon::current_num_threads() * 8)).clamp(64, 4096);
+        let parts: Vec<(Interner, Vec<DocTerms>)> = texts
+            .par_chunks(chunk)
+            .map(|chunk| {
+                let mut interner = Interner::default();
+                let mut ids = Vec::new();
+                let docs = chunk
+                    .iter()
+                    .map(|text| {
+                        ids.clear();
+                        tokenizer.for_each_term(text.as_ref(), &mut |t| ids.push(interner.id(t)));
+                        let mut counts = Vec::new();
+                        count_ids(&mut ids, &mut counts);
+                        DocTerms {
+                            counts,
+                            total: ids.len() as u32,
+                        }
+                    })
+                    .collect();
+                (interner, docs)
+            })
+            .collect();
+        let mut corpus = CorpusTerms::default();
+        let mut global = FxHashMap::<Box<str>, u32>::default();
+        for (interner, docs) in parts {
+            let remap: Vec<u32> = interner
+                .terms
+                .into_iter()
+                .map(|term| {
+                    if let Some(&id) = global.get(&term) {
+                        return id;
+                    }
+                    let id = corpus.terms.len() as u32;
+                    corpus.terms.push(term.clone());
+                    corpus.df.push(0);
+                    corpus.tf.push(0);
+                    global.insert(term, id);
+                    id
+                })
+                .collect();
+            for mut doc in docs {
+                for (id, n) in doc.counts.iter_mut() {
+                    *id = remap[*id as usize];
+                    corpus.df[*id as usize] += 1;
+                    corpus.tf[*id as usize] += u64::from(*n);
+                }
+                doc.counts.sort_unstable_by_key(|(id, _)| *id);
+                corpus.docs.push(doc);
+            }
+        }
+        corpus
+    }
+}
+
+/// The terms a model knows. Ids are positions in alphabetical (byte-wise) order, so they
+/// depend only on the set of terms, never on document order or thread count.
+#[derive(Clone, Debug, Default)]
+pub struct Vocabulary {
+    terms: Vec<Box<str>>,
+    df: Vec<u32>,
+    tf: Vec<u64>,
+    n_docs: u64,
+    index: FxHashMap<Box<str>, u32>,
+}
+
+impl PartialEq for Vocabulary {
+    fn eq(&self, other: &Self) -> bool {
+        self.terms == other.terms
+            && self.df == other.df
+            && self.tf == other.tf
+            && self.n_docs == other.n_docs
+    }
+}
+
+/// Chooses which terms survive pruning: the rule shared by training and model merging.
+/// Returns the kept positions of `terms`, in alphabetical order of the terms.
+pub(crate) fn select_terms(
+    terms: &[Box<str>],
+    df: &[u32],
+    tf: &[u64],
+    n_docs: u64,
+    config: &VocabularyConfig,
+) -> Vec<u32> {
+    let max_df = (config.max_df * n_docs as f64).floor().max(1.0) as u64;
+    let mut kept: Vec<u32> = (0..terms.len() as u32)
+        .filter(|&id| {
+            let d = u64::from(df[id as usize]);
+            d >= u64::from(config.min_df) && (config.max_df >= 1.0 || d <= max_df)
+        })
+        .collect();
+    if let Some(max) = config.max_features {
+        if kept.len() > max {
+            kept.sort_unstable_by(|&a, &b| {
+                tf[b as usize]
+                    .cmp(&tf[a as usize])
+                    .then_with(|| terms[a as usize].cmp(&terms[b as usize]))
+            });
+            kept.truncate(max);
+        }
+    }
+    kept.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
+    kept
+}
+
+impl Vocabulary {
+    /// Prunes a tokenized corpus into a vocabulary. Returns it with, for each corpus term
+    /// id, its vocabulary id (or `None` when pruned).
+    pub fn from_corpus(
+        corpus: &CorpusTerms,
+        config: &VocabularyConfig,
+    ) -> Result<(Vocabulary, Vec<Option<u32>>), TextError> {
+        config.validate()?;
+        let n_docs = corpus.docs.len() as u64;
+        let kept = select_terms(&corpus.terms, &corpus.df, &corpus.tf, n_docs, config);
+        let mut remap = vec![None; corpus.terms.len()];
+        for (new, &old) in kept.iter().enumerate() {
+            remap[old as usize] = Some(new as u32);
+        }
+        let entries = kept
+            .iter()
+            .map(|&id| {
+                let i = id as usize;
+                (corpus.terms[i].clone(), corpus.df[i], corpus.tf[i])
+            })
+            .collect();
+        Ok((Vocabulary::from_sorted(entries, n_docs), remap))
+    }
+
+    /// Builds a vocabulary from (term, document frequency, total occurrences) entries.
+    /// Returns `None` unless the terms are strictly increasing (the invariant that makes
+    /// ids stable).
+    pub fn from_entries(entries: Vec<(Box<str>, u32, u64)>, n_docs: u64) -> Option<Vocabulary> {
+        if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return None;
+        }
+        Some(Vocabulary::from_sorted(entries, n_docs))
+    }
+
+    fn from_sorted(entries: Vec<(Box<str>, u32, u64)>, n_docs: u64) -> Vocabulary {
+        let mut terms = Vec::with_capacity(entries.len());
+        let mut df = Vec::with_capacity(entries.len());
+        let mut tf = Vec::with_capacity(entries.len());
+        for (t, d, f) in entries {
+            terms.push(t);
+            df.push(d);
+            tf.push(f);
+        }
+        let index = terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        Vocabulary {
+            terms,
+            df,
+            tf,
+            n_docs,
+            index,
+        }
+    }
+
+    /// The id of `term`, if known.
+    #[inline]
+    pub fn get(&self, term: &str) -> Option<u32> {
+        self.index.get(term).copied()
+    }
+
+    /// The term with id `id`. Panics if `id` is out of range.
+    pub fn term(&self, id: u32) -> &str {
+        &self.terms[id as usize]
+    }
+
+    /// All terms in id order.
+    pub fn terms(&self) -> &[Box<str>] {
+        &self.terms
+    }
+
+    /// Document frequency of each term, in id order.
+    pub fn document_frequencies(&self) -> &[u32] {
+        &self.df
+    }
+
+    /// Total occurrences of each term in the corpus, in id order.
+    pub fn term_frequencies(&self) -> &[u64] {
+        &self.tf
+    }
+
+    /// Number of documents the vocabulary was built from.
+    pub fn n_docs(&self) -> u64 {
+        self.n_docs
+    }
+
+    /// Number of terms.
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// True when the vocabulary has no terms.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::TokenizerConfig;
+
+    fn corpus(texts: &[&str]) -> CorpusTerms {
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
+        CorpusTerms::tokenize(&t, texts)
+    }
+
+    #[test]
+    fn term_ids_are_alphabetical_and_independent_of_document_order() {
+        let a = corpus(&["trade summit", "summit energy"]);
+        let b = corpus(&["summit energy", "trade summit"]);
+        let (va, _) = Vocabulary::from_corpus(&a, &VocabularyConfig::default()).unwrap();
+        let (vb, _) = Vocabulary::from_corpus(&b, &VocabularyConfig::default()).unwrap();
+        assert_eq!(va, vb);
+        let terms: Vec<&str> = va.terms().iter().map(|t| &**t).collect();
+        assert_eq!(terms, ["energy", "summit", "trade"]);
+        assert_eq!(va.document_frequencies(), [1, 2, 1]);
+    }
+
+    #[test]
+    fn min_df_max_df_and_max_features_prune() {
+        let c = corpus(&["aa bb cc", "aa bb", "aa dd", "aa ee ee ee"]);
+        let config = VocabularyConfig {
+            min_df: 2,
+            ..Default::default()
+        };
+        let (v, remap) = Vocabulary::from_corpus(&c, &config).unwrap();
+        assert_eq!(v.terms(), ["aa".into(), "bb".into()] as [Box<str>; 2]);
+        assert_eq!(remap.iter().filter(|r| r.is_some()).count(), 2);
+        let config = VocabularyConfig {
+            max_df: 0.5,
+            ..Default::default()
+        };
+        let (v, _) = Vocabulary::from_corpus(&c, &config).unwrap();
+        assert!(v.get("aa").is_none() && v.get("bb").is_some());
+        let config = VocabularyConfig {
+            max_features: Some(2),
+            ..Default::default()
+        };
+        let (v, _) = Vocabulary::from_corpus(&c, &config).unwrap();
+        assert_eq!(v.terms(), ["aa".into(), "ee".into()] as [Box<str>; 2]);
+    }
+
+    #[test]
+    fn corpus_counts_terms_per_document() {
+        let c = corpus(&["visit visit summit"]);
+        let visit = c.terms.iter().position(|t| &**t == "visit").unwrap() as u32;
+        assert!(c.docs[0].counts.contains(&(visit, 2)));
+        assert_eq!(c.docs[0].total, 3);
+    }
+
+    #[test]
+    fn unsorted_entries_are_refused() {
+        assert!(
+            Vocabulary::from_entries(vec![("b".into(), 1, 1), ("a".into(), 1, 1)], 1).is_none()
+        );
+    }
+}
