@@ -96,6 +96,7 @@ struct Payload {
     training: TrainingInfo,
     config: ModelConfig,
     thresholds: Vec<f64>,
+    temperature: f64,
     vocabulary_docs: u64,
     terms: Vec<Box<str>>,
     df: Vec<u32>,
@@ -136,6 +137,7 @@ impl Model {
             training: self.training.clone(),
             config: self.config.clone(),
             thresholds: self.thresholds.clone(),
+            temperature: self.temperature,
             vocabulary_docs: v.n_docs(),
             terms: v.terms().to_vec(),
             df: v.document_frequencies().to_vec(),
@@ -235,7 +237,7 @@ impl Model {
         })?;
         let tokenizer = Tokenizer::new(p.config.tokenizer.clone())?;
         let vectorizer = Vectorizer::new(tokenizer, vocabulary, p.config.vectorizer.clone());
-        Model::from_parts(
+        let mut model = Model::from_parts(
             p.id,
             p.version,
             p.labels,
@@ -244,7 +246,9 @@ impl Model {
             vectorizer,
             counts,
             p.thresholds,
-        )
+        )?;
+        model.set_temperature(p.temperature)?;
+        Ok(model)
     }
 
     /// Reads and validates a model file.

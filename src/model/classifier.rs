@@ -186,6 +186,8 @@ pub struct Model {
     pub(crate) counts: NbCounts,
     pub(crate) nb: FittedNb,
     pub(crate) thresholds: Vec<f64>,
+    /// Softmax temperature of the posteriors (1: raw naive Bayes).
+    pub(crate) temperature: f64,
     pub(crate) checksum: super::artifact::Checksum,
 }
 
@@ -244,6 +246,7 @@ impl Model {
             counts,
             nb,
             thresholds,
+            temperature: 1.0,
             checksum: Default::default(),
         })
     }
@@ -307,17 +310,42 @@ impl Model {
         Ok(())
     }
 
+    /// Softmax temperature applied to the joint log-likelihoods (1: raw naive Bayes).
+    pub fn temperature(&self) -> f64 {
+        self.temperature
+    }
+
+    /// Sets the calibration temperature (see [`super::fit_temperature`]); finite and > 0.
+    pub fn set_temperature(&mut self, temperature: f64) -> Result<(), ModelError> {
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(ModelError::InvalidSetting {
+                name: "temperature",
+                value: temperature.to_string(),
+                valid: "finite and > 0".into(),
+            });
+        }
+        self.temperature = temperature;
+        self.checksum = Default::default();
+        Ok(())
+    }
+
     /// Sets training metrics and notes (kept in the model file).
     pub fn training_mut(&mut self) -> &mut TrainingInfo {
         self.checksum = Default::default();
         &mut self.training
     }
 
-    /// Posterior probabilities of every label for `text`, with its vectorized form.
+    /// Posterior probabilities of every label for `text` (calibrated by the model's
+    /// temperature), with its vectorized form.
     pub fn probabilities(&self, text: &str) -> (Vec<f64>, Vectorized) {
         let v = self.vectorizer.vectorize(text);
         let mut p = vec![0.0; self.labels.len()];
-        self.nb.predict_proba(&v.vector, &mut p);
+        self.nb.joint_log_likelihood(&v.vector, &mut p);
+        if self.temperature != 1.0 {
+            let inv = 1.0 / self.temperature;
+            p.iter_mut().for_each(|x| *x *= inv);
+        }
+        super::softmax_in_place(&mut p);
         (p, v)
     }
 

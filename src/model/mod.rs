@@ -20,7 +20,7 @@ pub use classifier::{
     ModelConfig, Prediction, SegmentPrediction, TrainingInfo,
 };
 pub use linfa_impl::SparseRecords;
-pub use multilabel::{assign, tune_thresholds};
+pub use multilabel::{assign, fit_temperature, tune_thresholds};
 pub use naive_bayes::{
     argmax, softmax_in_place, FittedNb, NbCounts, NbKind, NbParams, NbValidParams,
 };

@@ -6,6 +6,7 @@
 //! sparse document touches only the rows of the terms it contains.
 
 use linfa::ParamGuard;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
@@ -280,14 +281,17 @@ impl NbValidParams {
                     }
                 }
                 let ln_denom: Vec<f64> = denom.iter().map(|d| d.ln()).collect();
-                for (w_row, row) in weights
-                    .chunks_exact_mut(l)
-                    .zip(counts.features.chunks_exact(l))
-                {
-                    for c in 0..l {
-                        w_row[c] = (row[c] + alpha).ln() - ln_denom[c];
-                    }
-                }
+                // One `ln` per table cell dominates model loading; rows are independent.
+                weights
+                    .par_chunks_mut(l * 1024)
+                    .zip(counts.features.par_chunks(l * 1024))
+                    .for_each(|(w_rows, rows)| {
+                        for (w_row, row) in w_rows.chunks_exact_mut(l).zip(rows.chunks_exact(l)) {
+                            for c in 0..l {
+                                w_row[c] = (row[c] + alpha).ln() - ln_denom[c];
+                            }
+                        }
+                    });
             }
             NbKind::Complement => {
                 log_prior = vec![0.0; l];
@@ -304,10 +308,16 @@ impl NbValidParams {
                     }
                 }
                 let ln_denom: Vec<f64> = denom.iter().map(|d| d.ln()).collect();
+                weights.par_chunks_mut(l * 1024).for_each(|w_rows| {
+                    for w_row in w_rows.chunks_exact_mut(l) {
+                        for c in 0..l {
+                            w_row[c] = w_row[c].ln() - ln_denom[c];
+                        }
+                    }
+                });
                 let mut sums = vec![0.0; l];
-                for w_row in weights.chunks_exact_mut(l) {
+                for w_row in weights.chunks_exact(l) {
                     for c in 0..l {
-                        w_row[c] = w_row[c].ln() - ln_denom[c];
                         sums[c] += w_row[c];
                     }
                 }
@@ -393,7 +403,7 @@ impl FittedNb {
     }
 
     /// The label with the highest joint log-likelihood (lowest index on ties).
-    pub fn predict(&self, x: &SparseVector) -> usize {
+    pub fn predict_label(&self, x: &SparseVector) -> usize {
         let mut jll = vec![0.0; self.n_labels];
         self.joint_log_likelihood(x, &mut jll);
         argmax(&jll)
@@ -492,8 +502,8 @@ mod tests {
             .unwrap()
             .fit_counts(&counts())
             .unwrap();
-        assert_eq!(m.predict(&sv(&[(0, 1.0)])), 0);
-        assert_eq!(m.predict(&sv(&[(2, 1.0)])), 1);
+        assert_eq!(m.predict_label(&sv(&[(0, 1.0)])), 0);
+        assert_eq!(m.predict_label(&sv(&[(2, 1.0)])), 1);
         let normed = NbParams::new()
             .kind(NbKind::Complement)
             .norm(true)
@@ -501,8 +511,8 @@ mod tests {
             .unwrap()
             .fit_counts(&counts())
             .unwrap();
-        assert_eq!(normed.predict(&sv(&[(0, 1.0)])), 0);
-        assert_eq!(normed.predict(&sv(&[(2, 1.0)])), 1);
+        assert_eq!(normed.predict_label(&sv(&[(0, 1.0)])), 0);
+        assert_eq!(normed.predict_label(&sv(&[(2, 1.0)])), 1);
     }
 
     #[test]
