@@ -9,6 +9,8 @@
 //! - [`model`]: naive Bayes estimators, multi-label decisions, paragraph segments,
 //!   training, merging, and the versioned model file. Pure apart from reading and
 //!   writing that file.
+//! - [`server`]: the gRPC service (`attache serve`): classification, hot reload, health,
+//!   reflection, limits, metrics, request logs and graceful shutdown.
 //! - [`proto`]: the generated `attache.v1` gRPC types.
 //!
 //! The pipeline, end to end: [`model::Model::train`] tokenizes a corpus
@@ -18,6 +20,7 @@
 
 pub mod cli;
 pub mod model;
+pub mod server;
 pub mod text;
 
 /// Generated protobuf and gRPC types of the `attache.v1` package.
