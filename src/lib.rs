@@ -9,6 +9,12 @@
 //! - [`model`]: naive Bayes estimators, multi-label decisions, paragraph segments,
 //!   training, merging, and the versioned model file. Pure apart from reading and
 //!   writing that file.
+//! - [`corpus`]: labeled corpus readers (JSON Lines, CSV, fastText, a directory per
+//!   label; gzip transparently) with `file:line` errors for bad rows.
+//! - [`eval`]: evaluation metrics (accuracy, micro/macro P/R/F1, confusion matrix,
+//!   precision@1, recall@k), seeded cross-validation and holdout splits, and reports.
+//!   Pure.
+//! - [`cli`]: the `attache` binary's subcommands (the only place `anyhow` is used).
 //! - [`server`]: the gRPC service (`attache serve`): classification, hot reload, health,
 //!   reflection, limits, metrics, request logs and graceful shutdown.
 //! - [`proto`]: the generated `attache.v1` gRPC types.
@@ -19,6 +25,8 @@
 //! runs the same features on one document and scores it against the fitted table.
 
 pub mod cli;
+pub mod corpus;
+pub mod eval;
 pub mod model;
 pub mod server;
 pub mod text;

@@ -25,6 +25,16 @@ pub enum Command {
     Serve(serve::Args),
     /// Ask a running server for its gRPC health; exits 0 only when SERVING.
     Health(health::Args),
+    /// Train a model on a labeled corpus (with holdout or cross-validated metrics).
+    Train(Box<train::Args>),
+    /// Evaluate a model on a labeled corpus; exits 1 when below a --min-* gate.
+    Eval(eval::Args),
+    /// Classify documents: --text, files, or JSON Lines on stdin.
+    Classify(classify::Args),
+    /// Show what a model holds: labels, vocabulary, top terms, settings, metrics.
+    Inspect(inspect::Args),
+    /// Merge models trained on shards of a corpus into one.
+    Merge(merge::Args),
 }
 
 /// Runs a parsed command line.
@@ -32,11 +42,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Health(args) => health::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(args),
+        Command::Classify(args) => classify::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 
+pub mod classify;
+mod common;
+pub mod eval;
 pub mod health;
+pub mod inspect;
+pub mod merge;
+mod model_args;
 pub mod serve;
+pub mod train;
 
 /// The default model's bytes, embedded at build time (None before it has been trained).
 pub const DEFAULT_MODEL: Option<&[u8]> = include!(concat!(env!("OUT_DIR"), "/default_model.rs"));
