@@ -35,8 +35,8 @@ use super::model_args::{self, explain_invalid, ModelArgs};
 use crate::corpus::Corpus;
 use crate::eval::{self, report, Metrics};
 use crate::model::{
-    assign, corpus_digest, extract_features, fit_temperature, tune_thresholds, LabelInfo, Model,
-    ModelConfig, TrainSpec, TrainingInfo,
+    assign, extract_features, fit_temperature, tune_thresholds, LabelInfo, Model, ModelConfig,
+    TrainSpec,
 };
 
 /// Flags of `attache train`.
@@ -361,23 +361,8 @@ fn train_cv(
         .collect();
 
     // The saved model: the same features, counted over every document.
-    let counts = features.count(gold, 0..texts.len(), n_labels)?;
-    let label_names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let training = TrainingInfo {
-        corpus_digest: corpus_digest(texts, gold, &label_names),
-        documents: texts.len() as u64,
-        ..TrainingInfo::default()
-    };
-    let mut model = Model::from_parts(
-        spec.id,
-        spec.version,
-        spec.labels,
-        training,
-        config,
-        features.vectorizer,
-        counts,
-        thresholds,
-    )?;
+    let mut model = Model::from_features(spec, config, features, texts, gold)?;
+    model.set_thresholds(thresholds)?;
     model.set_temperature(temperature)?;
     Ok((
         model,

@@ -95,6 +95,27 @@ impl Model {
             )));
         }
         let features = extract_features(&config, texts)?;
+        Model::from_features(spec, config, features, texts, labels)
+    }
+
+    /// Counts already extracted features (from [`extract_features`] on the same `config`
+    /// and `texts`) into a model; lets callers that cross-validate on the features first
+    /// avoid tokenizing the corpus twice.
+    pub fn from_features<S: AsRef<str> + Sync>(
+        spec: TrainSpec,
+        config: ModelConfig,
+        features: Features,
+        texts: &[S],
+        labels: &[Vec<usize>],
+    ) -> Result<Model, ModelError> {
+        if features.vectors.len() != texts.len() || texts.len() != labels.len() {
+            return Err(ModelError::Inconsistent(format!(
+                "{} feature vectors, {} texts, {} label lists",
+                features.vectors.len(),
+                texts.len(),
+                labels.len()
+            )));
+        }
         let n_labels = spec.labels.len();
         let counts = features.count(labels, 0..texts.len(), n_labels)?;
         let names: Vec<&str> = spec.labels.iter().map(|l| l.name.as_str()).collect();
