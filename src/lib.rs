@@ -17,6 +17,8 @@
 //! - [`cli`]: the `attache` binary's subcommands (the only place `anyhow` is used).
 //! - [`server`]: the gRPC service (`attache serve`): classification, hot reload, health,
 //!   reflection, limits, metrics, request logs and graceful shutdown.
+//! - [`loadgen`]: `attache bench`: closed-loop gRPC load against a server on this machine
+//!   and in-process throughput and latency of a model.
 //! - [`proto`]: the generated `attache.v1` gRPC types.
 //!
 //! The pipeline, end to end: [`model::Model::train`] tokenizes a corpus
@@ -27,6 +29,7 @@
 pub mod cli;
 pub mod corpus;
 pub mod eval;
+pub mod loadgen;
 pub mod model;
 pub mod server;
 pub mod text;

@@ -35,6 +35,9 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Merge models trained on shards of a corpus into one.
     Merge(merge::Args),
+    /// Benchmark: load a running server over gRPC (unary, batch, stream; loopback only),
+    /// or measure a model in this process (offline).
+    Bench(bench::Args),
 }
 
 /// Runs a parsed command line.
@@ -47,9 +50,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(args) => classify::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
+pub mod bench;
 pub mod classify;
 mod common;
 pub mod eval;
