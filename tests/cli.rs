@@ -17,3 +17,5 @@ mod merge;
 mod support;
 #[path = "cli/train.rs"]
 mod train;
+#[path = "cli/training_input.rs"]
+mod training_input;

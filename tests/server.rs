@@ -3,6 +3,8 @@
 //! `attache health`. Servers run in-process on 127.0.0.1:0 unless the test is about the
 //! binary itself.
 
+// Shared with tests/reliability.rs, which uses parts this file does not.
+#[allow(dead_code)]
 #[path = "server/support.rs"]
 mod support;
 

@@ -112,6 +112,13 @@ pub fn check_output(out: &Path) -> anyhow::Result<()> {
     if out.file_name().is_none() || out.is_dir() {
         anyhow::bail!("--out {}: not a file path", out.display());
     }
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "--out {}: {} is not a directory",
+            out.display(),
+            dir.display()
+        );
+    }
     if !dir.is_dir() {
         anyhow::bail!(
             "--out {}: directory {} does not exist",

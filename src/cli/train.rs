@@ -160,10 +160,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     names.join(", ")
                 );
             }
-            for label in descriptions.keys() {
-                if names.binary_search(label).is_err() {
-                    eprintln!("warning: [labels] describes {label:?}, which has no documents");
-                }
+            // A described label without documents cannot be learnt: a typo, or the wrong data.
+            if let Some(label) = descriptions
+                .keys()
+                .find(|l| names.binary_search(l).is_err())
+            {
+                let config = args.config.as_deref().expect("[labels] come from --config");
+                anyhow::bail!(
+                    "{}: [labels] describes {label:?}, which has no documents in the training \
+                     data (its labels: {})",
+                    labels_key_at(config, label),
+                    names.join(", ")
+                );
             }
             let labels: Vec<LabelInfo> = names
                 .iter()
@@ -254,6 +262,24 @@ fn train_from(
     let new = Model::train(spec, config, texts, gold).map_err(explain_invalid)?;
     Model::merge(&[old, &new], Some(old.config().vocabulary.clone()))
         .context("cannot add the new counts to the --from model")
+}
+
+/// `FILE:LINE` of `key` in the `[labels]` table of the TOML file `path`, for messages (just
+/// `FILE` when the line cannot be told, e.g. for a dotted key).
+fn labels_key_at(path: &std::path::Path, key: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut in_labels = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(table) = line.strip_prefix('[') {
+            in_labels = table.trim_end_matches(']').trim() == "labels";
+        } else if let Some((k, _)) = line.split_once('=').filter(|_| in_labels) {
+            if k.trim().trim_matches(|c| c == '"' || c == '\'') == key {
+                return format!("{}:{}", path.display(), i + 1);
+            }
+        }
+    }
+    path.display().to_string()
 }
 
 fn subset<'a, T: ?Sized>(items: &[&'a T], idx: &[usize]) -> Vec<&'a T> {

@@ -8,7 +8,8 @@ use rayon::prelude::*;
 use super::{make_record, source, Corpus, CorpusError, ReadOptions, Record, RowError, RowProblem};
 
 /// Reads `DIR/<label>/**/<file>` into `corpus`. Hidden entries (names starting with `.`)
-/// and files directly in `DIR` (a README, say) are ignored; files are taken in name order
+/// and files directly in `DIR` (a README, say) are ignored; a label folder without files
+/// is an error; files are taken in name order
 /// so the corpus order never depends on the file system.
 pub(crate) fn read(
     dir: &Path,
@@ -41,6 +42,13 @@ pub(crate) fn read(
             .into_owned();
         let mut label_files = Vec::new();
         collect_files(&label_dir, &mut label_files)?;
+        // An empty folder is a label the model could never learn: most likely a mistake.
+        if label_files.is_empty() {
+            return Err(CorpusError::EmptyLabel {
+                path: label_dir,
+                label,
+            });
+        }
         files.extend(label_files.into_iter().map(|f| (label.clone(), f)));
     }
     // Small files: reading them in parallel hides the per-file latency.

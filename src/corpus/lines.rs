@@ -22,6 +22,9 @@ pub(crate) type LineParser = fn(&[u8]) -> Result<Option<(String, Vec<String>)>, 
 /// Bytes handed to the parser at a time (extended to the end of the line).
 const CHUNK_BYTES: usize = 1 << 20;
 
+/// A read error, and the line being read when it happened.
+type ReadFailure = (std::io::Error, u64);
+
 /// Whole lines of a file, starting at line `first_line`.
 struct Chunk {
     data: Vec<u8>,
@@ -39,11 +42,12 @@ pub(crate) fn read(
     let Source { reader, gzip } = source::open(path)?;
     let src: Arc<Path> = path.into();
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<std::io::Result<Chunk>>(4);
+        let (tx, rx) = sync_channel::<Result<Chunk, ReadFailure>>(4);
         scope.spawn(move || produce(reader, CHUNK_BYTES, |chunk| tx.send(chunk).is_ok()));
         // Dropping `rx` on an early return makes the producer's next send fail, so it stops.
         for chunk in rx {
-            let chunk = chunk.map_err(|e| source::read_error(path, gzip, e))?;
+            let chunk =
+                chunk.map_err(|(e, line)| source::read_error_at(path, gzip, Some(line), e))?;
             let parsed = parse_chunk(&chunk, parse, &src);
             for row in parsed {
                 match row {
@@ -59,11 +63,12 @@ pub(crate) fn read(
 }
 
 /// Splits `reader` into chunks of whole lines and hands each to `send`, stopping when
-/// `send` returns false or after the first read error (which is sent too).
+/// `send` returns false or after the first read error (which is sent too, with the line it
+/// broke in: a cut gzip stream is reported at the line where the data ends).
 fn produce(
     mut reader: Box<dyn Read + Send>,
     chunk_bytes: usize,
-    send: impl Fn(std::io::Result<Chunk>) -> bool,
+    send: impl Fn(Result<Chunk, ReadFailure>) -> bool,
 ) {
     let mut carry: Vec<u8> = Vec::new();
     let mut next_line = 1u64;
@@ -81,7 +86,9 @@ fn produce(
         let eof = match reader.by_ref().take(want as u64).read_to_end(&mut data) {
             Ok(n) => n < want,
             Err(e) => {
-                send(Err(e));
+                // Bytes read before the error stay in `data`.
+                let line = next_line + data.iter().filter(|&&b| b == b'\n').count() as u64;
+                send(Err((e, line)));
                 return;
             }
         };

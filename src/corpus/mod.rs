@@ -213,10 +213,12 @@ pub enum CorpusError {
         source: std::io::Error,
     },
     /// A gzip stream is cut short or corrupt.
-    #[error("{}: gzip data is truncated or corrupt ({source})", path.display())]
+    #[error("{}: gzip data is truncated or corrupt ({source})", at(path, *line))]
     Gzip {
         /// The file.
         path: PathBuf,
+        /// The (decompressed) line being read when the stream broke, when known.
+        line: Option<u64>,
         /// The decoder's complaint.
         #[source]
         source: std::io::Error,
@@ -237,6 +239,14 @@ pub enum CorpusError {
         skipped: usize,
         /// The first of them.
         first: RowError,
+    },
+    /// A label folder of the `dir` layout without a single document.
+    #[error("{}: label {label:?} has no documents (its folder holds no files)", path.display())]
+    EmptyLabel {
+        /// The label's folder.
+        path: PathBuf,
+        /// The label.
+        label: String,
     },
     /// No paths given.
     #[error("no corpus paths given")]
@@ -260,7 +270,7 @@ pub enum CorpusError {
         problem: &'static str,
     },
     /// A CSV header lacks a requested column.
-    #[error("{}: no column {column:?} in the CSV header (columns: {available})", path.display())]
+    #[error("{}:1: no column {column:?} in the CSV header (columns: {available})", path.display())]
     MissingColumn {
         /// The file.
         path: PathBuf,
@@ -269,6 +279,14 @@ pub enum CorpusError {
         /// The header's columns, comma-separated.
         available: String,
     },
+}
+
+/// `path:line`, or `path` when the line is unknown.
+fn at(path: &Path, line: Option<u64>) -> String {
+    match line {
+        Some(line) => format!("{}:{line}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
 /// A corpus read from one or more paths.

@@ -44,9 +44,20 @@ pub(crate) fn open(path: &Path) -> Result<Source, CorpusError> {
 /// The error for a failed read of `path`: a gzip stream error when the file is gzip
 /// (the decoder reports truncation and corruption as I/O errors).
 pub(crate) fn read_error(path: &Path, gzip: bool, source: std::io::Error) -> CorpusError {
+    read_error_at(path, gzip, None, source)
+}
+
+/// [`read_error`] at `line` (when known), so a cut gzip stream is reported as `file:line`.
+pub(crate) fn read_error_at(
+    path: &Path,
+    gzip: bool,
+    line: Option<u64>,
+    source: std::io::Error,
+) -> CorpusError {
     if gzip {
         CorpusError::Gzip {
             path: path.to_owned(),
+            line,
             source,
         }
     } else {

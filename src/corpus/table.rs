@@ -100,7 +100,10 @@ fn csv_error(
 ) -> Result<RowError, CorpusError> {
     let line = e.position().map_or(0, |p| p.line());
     let problem = match e.into_kind() {
-        csv::ErrorKind::Io(io) => return Err(source::read_error(path, gzip, io)),
+        csv::ErrorKind::Io(io) => {
+            let at = (line > 0).then_some(line);
+            return Err(source::read_error_at(path, gzip, at, io));
+        }
         csv::ErrorKind::Utf8 { .. } => RowProblem::InvalidUtf8,
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

@@ -115,10 +115,41 @@ impl From<ServerError> for Status {
     }
 }
 
+/// How prost's decode errors begin; tonic passes them on as the status message.
+const UNDECODABLE: &str = "failed to decode Protobuf message";
+
+/// The status for a request message that cannot be decoded (a string field that is not
+/// UTF-8, a truncated or malformed message): INVALID_ARGUMENT with the decoder's message.
+///
+/// Why: tonic answers these with INTERNAL, gRPC's default for parse failures, but in this
+/// contract INTERNAL means a bug of the server (logged as an error, counted as a server
+/// fault), and any client could raise it at will. Every other status passes unchanged.
+pub fn undecodable_request(status: Status) -> Status {
+    if status.code() == Code::Internal && status.message().starts_with(UNDECODABLE) {
+        Status::new(Code::InvalidArgument, status.message())
+    } else {
+        status
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::server::error::DocumentError;
+
+    #[test]
+    fn undecodable_requests_are_the_clients_mistake_and_other_statuses_pass() {
+        let decode = Status::internal(
+            "failed to decode Protobuf message: ClassifyRequest.text: invalid string value",
+        );
+        let s = undecodable_request(decode);
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert!(s.message().contains("ClassifyRequest.text"));
+        let bug = undecodable_request(Status::internal("the handler panicked"));
+        assert_eq!(bug.code(), Code::Internal);
+        let other = undecodable_request(Status::out_of_range("failed to decode Protobuf message"));
+        assert_eq!(other.code(), Code::OutOfRange);
+    }
 
     #[test]
     fn client_mistakes_and_server_conditions_get_distinct_codes() {

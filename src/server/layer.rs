@@ -31,6 +31,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Code, Status};
 use tower::{Layer, Service};
 
+use super::convert::undecodable_request;
 use super::deadline::{parse_timeout, Deadline};
 use super::error::ServerError;
 use super::limits::Admission;
@@ -235,8 +236,12 @@ impl Call {
     }
 
     /// Answers with `err`'s status at once (a trailers-only response).
-    fn reject<B: Body + Default>(mut self, err: ServerError) -> http::Response<ObservedBody<B>> {
-        let status = Status::from(err);
+    fn reject<B: Body + Default>(self, err: ServerError) -> http::Response<ObservedBody<B>> {
+        self.reject_with(Status::from(err))
+    }
+
+    /// Answers with `status` at once (a trailers-only response).
+    fn reject_with<B: Body + Default>(mut self, status: Status) -> http::Response<ObservedBody<B>> {
         self.finish(status.code(), status.message());
         let mut response = status.into_http::<B>();
         response
@@ -255,6 +260,13 @@ impl Call {
         parts.headers.insert(REQUEST_ID, self.request_id.clone());
         // A status in the headers means a trailers-only response: the call is over.
         if let Some(status) = Status::from_header_map(&parts.headers) {
+            // A request tonic could not decode is answered before any handler runs, with
+            // INTERNAL: re-answer it as the client's mistake. Anything else passes as it is.
+            let code = status.code();
+            let status = undecodable_request(status);
+            if status.code() != code {
+                return self.reject_with(status);
+            }
             self.finish(status.code(), status.message());
             return http::Response::from_parts(parts, ObservedBody::finished(body));
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::convert;
 use super::deadline::Deadline;
 use super::error::ServerError;
 use super::handle::{ModelHandle, Served};
@@ -157,7 +158,7 @@ impl Classifier for ClassifierService {
             }
             let item = match s.input.message().await {
                 Ok(None) => return None,
-                Err(status) => Err(status),
+                Err(status) => Err(convert::undecodable_request(status)),
                 Ok(Some(doc)) => classify_document(
                     s.served.clone(),
                     s.metrics.clone(),

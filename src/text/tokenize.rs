@@ -215,11 +215,14 @@ impl Tokenizer {
             }
             let term: &str = match &self.stemmer {
                 Some(s) => match s.stem(&folded) {
-                    std::borrow::Cow::Borrowed(_) => &folded,
-                    std::borrow::Cow::Owned(stemmed) => {
+                    // Some stemmers reduce a whole word to nothing (Greek "ικά"): an empty
+                    // term would join the vocabulary and every n-gram around it, so the
+                    // word is kept as it is.
+                    std::borrow::Cow::Owned(stemmed) if !stemmed.is_empty() => {
                         folded = stemmed;
                         &folded
                     }
+                    _ => &folded,
                 },
                 None => &folded,
             };
@@ -334,6 +337,22 @@ mod tests {
 
     fn tok(config: TokenizerConfig, text: &str) -> Vec<String> {
         Tokenizer::new(config).unwrap().tokenize(text)
+    }
+
+    #[test]
+    fn a_word_a_stemmer_erases_is_kept_whole_never_an_empty_term() {
+        // Found by fuzzing (fuzz/regressions/tokenizer/): the Greek stemmer maps "ικά" to "".
+        let config = TokenizerConfig {
+            stemmer: Some("greek".into()),
+            word_ngrams: 2,
+            ..TokenizerConfig::default()
+        };
+        let terms = tok(config, "ικά Ελληνικά");
+        assert!(
+            terms.iter().all(|t| !t.is_empty() && !t.starts_with(' ')),
+            "{terms:?}"
+        );
+        assert_eq!(terms[0], "ικά");
     }
 
     #[test]

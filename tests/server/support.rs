@@ -101,6 +101,12 @@ pub const TRADE_TEXT: &str = "Ministers negotiated tariffs and export quotas in 
 
 /// A model trained on the tiny corpus, with `version`; versions differ in their bytes.
 pub fn train(version: &str) -> Model {
+    train_with(version, ModelConfig::default())
+}
+
+/// A model trained on the tiny corpus with `config` (a different configuration gives
+/// different scores, not only a different version).
+pub fn train_with(version: &str, config: ModelConfig) -> Model {
     let texts: Vec<&str> = CORPUS.iter().map(|d| d.0).collect();
     let labels: Vec<Vec<usize>> = CORPUS.iter().map(|d| vec![d.1]).collect();
     let spec = TrainSpec {
@@ -114,7 +120,7 @@ pub fn train(version: &str) -> Model {
             })
             .collect(),
     };
-    Model::train(spec, ModelConfig::default(), &texts, &labels).expect("the tiny corpus trains")
+    Model::train(spec, config, &texts, &labels).expect("the tiny corpus trains")
 }
 
 /// Model files (bytes) of versions "1" and "2", trained once per test binary.
@@ -346,6 +352,17 @@ impl Spawned {
         spawned
     }
 
+    /// The resident set size of the server process, in KiB (VmRSS).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server process is alive");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmRSS line")
+    }
+
     /// Sends a signal (`TERM`, `HUP`, ...) with kill(1).
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -407,8 +424,37 @@ impl Drop for Spawned {
     }
 }
 
-/// A gRPC channel straight over hyper's HTTP/2 client: unlike tonic's `Channel`, it starts
-/// no timer of its own for `grpc-timeout`, so the status a test sees is the server's.
+/// A gRPC transport straight over hyper's HTTP/2 client: unlike tonic's `Channel`, it
+/// starts no timer of its own for `grpc-timeout`, so the status a test sees is the server's.
+pub async fn raw_channel(
+    addr: SocketAddr,
+) -> impl tonic::client::GrpcService<
+    tonic::body::Body,
+    ResponseBody = hyper::body::Incoming,
+    Error = hyper::Error,
+    Future: Send,
+> + Clone {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    tower::service_fn(move |mut req: http::Request<tonic::body::Body>| {
+        let mut sender = sender.clone();
+        // tonic's generated client sends origin-form URIs; hyper's HTTP/2 needs an authority.
+        let uri = format!("http://{addr}{}", req.uri().path());
+        *req.uri_mut() = uri.parse().unwrap();
+        async move {
+            sender.ready().await?;
+            sender.send_request(req).await
+        }
+    })
+}
+
+/// The generated classifier client over [`raw_channel`].
 pub async fn raw_classifier(
     addr: SocketAddr,
 ) -> ClassifierClient<
@@ -419,23 +465,90 @@ pub async fn raw_classifier(
             Future: Send,
         > + Clone,
 > {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
-    let service = tower::service_fn(move |mut req: http::Request<tonic::body::Body>| {
-        let mut sender = sender.clone();
-        // tonic's generated client sends origin-form URIs; hyper's HTTP/2 needs an authority.
-        let uri = format!("http://{addr}{}", req.uri().path());
-        *req.uri_mut() = uri.parse().unwrap();
-        async move {
-            sender.ready().await?;
-            sender.send_request(req).await
-        }
-    });
-    ClassifierClient::new(service)
+    ClassifierClient::new(raw_channel(addr).await)
+}
+
+/// Sends `message` (protobuf bytes encoded by hand, not by the generated client) as a unary
+/// call to `path` (e.g. `/attache.v1.Classifier/Classify`) with `metadata`, over
+/// [`raw_channel`]; returns the raw response message bytes or the status.
+pub async fn raw_unary(
+    addr: SocketAddr,
+    path: &'static str,
+    message: Vec<u8>,
+    metadata: &[(&'static str, &str)],
+) -> Result<Vec<u8>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(raw_channel(addr).await);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(message);
+    for (k, v) in metadata {
+        request.metadata_mut().insert(*k, v.parse().unwrap());
+    }
+    let path = http::uri::PathAndQuery::from_static(path);
+    grpc.unary(request, path, RawCodec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// A codec that sends and receives message bytes as they are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+/// Protobuf wire format by hand: a length-delimited field (string, bytes, message).
+pub fn pb_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    pb_varint(out, u64::from(field << 3 | 2));
+    pb_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// Protobuf wire format by hand: a varint.
+pub fn pb_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }

@@ -1,0 +1,8 @@
+//! Fuzz target `corpus_dir`: see `harness::corpus_dir`.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::corpus_dir(data));
