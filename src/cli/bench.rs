@@ -145,14 +145,7 @@ fn run_grpc(args: GrpcArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(loadgen::run(&plan, docs))?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string(&report)?)?;
-    } else {
-        write!(out, "{report}")?;
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_report(&report, args.json)
 }
 
 fn run_offline(args: OfflineArgs) -> anyhow::Result<ExitCode> {
@@ -162,9 +155,17 @@ fn run_offline(args: OfflineArgs) -> anyhow::Result<ExitCode> {
         repeat: args.repeat,
     };
     let report = loadgen::measure(&args.model, &docs, plan)?;
+    print_report(&report, args.json)
+}
+
+/// Writes a report as one JSON line or as text (propagating a closed pipe as an error).
+fn print_report<R: serde::Serialize + std::fmt::Display>(
+    report: &R,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(report)?)?;
     } else {
         write!(out, "{report}")?;
     }

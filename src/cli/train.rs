@@ -307,14 +307,7 @@ fn train_holdout(
     if multi {
         let jll: Vec<Vec<f64>> = test_texts
             .par_iter()
-            .map(|t| {
-                let v = model.vectorizer().vectorize(t);
-                let mut scores = vec![0.0; model.labels().len()];
-                model
-                    .estimator()
-                    .joint_log_likelihood(&v.vector, &mut scores);
-                scores
-            })
+            .map(|t| model.joint_log_likelihoods(t).0)
             .collect();
         let temperature = fit_temperature(&jll, &test_gold);
         model.set_temperature(temperature)?;

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::model::{softmax_in_place, Features, ModelConfig, ModelError, NbCounts};
+use crate::model::{calibrated_softmax_in_place, Features, ModelConfig, ModelError, NbCounts};
 
 /// Splits that cannot be made.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -231,8 +231,8 @@ pub fn out_of_fold_log_likelihoods(
 pub fn posteriors(jll: &[Vec<f64>], temperature: f64) -> Vec<Vec<f64>> {
     jll.iter()
         .map(|scores| {
-            let mut p: Vec<f64> = scores.iter().map(|s| s / temperature).collect();
-            softmax_in_place(&mut p);
+            let mut p = scores.clone();
+            calibrated_softmax_in_place(&mut p, temperature);
             p
         })
         .collect()

@@ -335,17 +335,20 @@ impl Model {
         &mut self.training
     }
 
+    /// Uncalibrated joint log-likelihood of every label for `text`, with its vectorized form
+    /// (what temperature fitting works on).
+    pub fn joint_log_likelihoods(&self, text: &str) -> (Vec<f64>, Vectorized) {
+        let v = self.vectorizer.vectorize(text);
+        let mut jll = vec![0.0; self.labels.len()];
+        self.nb.joint_log_likelihood(&v.vector, &mut jll);
+        (jll, v)
+    }
+
     /// Posterior probabilities of every label for `text` (calibrated by the model's
     /// temperature), with its vectorized form.
     pub fn probabilities(&self, text: &str) -> (Vec<f64>, Vectorized) {
-        let v = self.vectorizer.vectorize(text);
-        let mut p = vec![0.0; self.labels.len()];
-        self.nb.joint_log_likelihood(&v.vector, &mut p);
-        if self.temperature != 1.0 {
-            let inv = 1.0 / self.temperature;
-            p.iter_mut().for_each(|x| *x *= inv);
-        }
-        super::softmax_in_place(&mut p);
+        let (mut p, v) = self.joint_log_likelihoods(text);
+        super::calibrated_softmax_in_place(&mut p, self.temperature);
         (p, v)
     }
 

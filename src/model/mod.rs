@@ -22,7 +22,8 @@ pub use classifier::{
 pub use linfa_impl::SparseRecords;
 pub use multilabel::{assign, fit_temperature, tune_thresholds};
 pub use naive_bayes::{
-    argmax, softmax_in_place, FittedNb, NbCounts, NbKind, NbParams, NbValidParams,
+    argmax, calibrated_softmax_in_place, softmax_in_place, FittedNb, NbCounts, NbKind, NbParams,
+    NbValidParams,
 };
 pub use segments::paragraphs;
 pub use train::{corpus_digest, extract_features, Features, TrainSpec};

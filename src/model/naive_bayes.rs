@@ -443,6 +443,17 @@ pub fn argmax(values: &[f64]) -> usize {
     best
 }
 
+/// Replaces joint log-likelihoods with calibrated posteriors: `softmax(jll / temperature)`.
+/// Training (when it tunes thresholds) and serving both call this, so thresholds are tuned
+/// on exactly the numbers they are later compared with.
+pub fn calibrated_softmax_in_place(scores: &mut [f64], temperature: f64) {
+    if temperature != 1.0 {
+        let inv = 1.0 / temperature;
+        scores.iter_mut().for_each(|x| *x *= inv);
+    }
+    softmax_in_place(scores);
+}
+
 /// Replaces log-scores with their softmax, subtracting the maximum first (log-sum-exp)
 /// so that no exponent overflows.
 pub fn softmax_in_place(scores: &mut [f64]) {
