@@ -5,9 +5,11 @@
 //! tf/idf/length transforms). Everything here is pure and synchronous: no I/O, no async.
 
 mod stopwords;
+mod table;
 mod tokenize;
 mod vectorize;
 mod vocab;
+mod words;
 
 pub use stopwords::ENGLISH_STOP_WORDS;
 pub use tokenize::{CharNgrams, StopWords, Tokenizer, TokenizerConfig};

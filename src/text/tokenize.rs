@@ -1,11 +1,11 @@
 //! Tokenizer: UAX #29 words, NFKC + case folding, stop words, Snowball stemming, n-grams.
 
 use caseless::Caseless;
-use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
-use unicode_segmentation::UnicodeSegmentation;
 
+use super::table::{term_hash, IdTable};
+use super::words::for_each_word;
 use super::{TextError, ENGLISH_STOP_WORDS};
 
 /// Which stop words to drop.
@@ -138,7 +138,9 @@ impl TokenizerConfig {
 /// Turns text into terms. Cheap to share across threads; never panics on any UTF-8 input.
 pub struct Tokenizer {
     config: TokenizerConfig,
-    stop: FxHashSet<Box<str>>,
+    /// Stop words (folded, distinct), found through `stop_index`.
+    stop: Vec<Box<str>>,
+    stop_index: IdTable,
     stemmer: Option<rust_stemmers::Stemmer>,
 }
 
@@ -154,15 +156,18 @@ impl Tokenizer {
     /// Builds a tokenizer after checking its configuration.
     pub fn new(config: TokenizerConfig) -> Result<Self, TextError> {
         config.validate()?;
-        let stop: FxHashSet<Box<str>> = match &config.stop_words {
+        let mut stop: Vec<Box<str>> = match &config.stop_words {
             StopWords::English => ENGLISH_STOP_WORDS.iter().map(|w| (*w).into()).collect(),
-            StopWords::None => FxHashSet::default(),
+            StopWords::None => Vec::new(),
             // Custom words are folded like the text they are matched against.
             StopWords::Custom(words) => words
                 .iter()
                 .map(|w| fold_word(w, config.fold).into_boxed_str())
                 .collect(),
         };
+        stop.sort_unstable();
+        stop.dedup();
+        let stop_index = IdTable::build(&stop);
         let stemmer = config.stemmer.as_ref().map(|lang| {
             let algorithm = STEMMERS
                 .iter()
@@ -174,6 +179,7 @@ impl Tokenizer {
         Ok(Tokenizer {
             config,
             stop,
+            stop_index,
             stemmer,
         })
     }
@@ -193,6 +199,12 @@ impl Tokenizer {
     /// Calls `f` with every term of `text`, in text order: unigrams, each followed by the
     /// word n-grams that end at it, then character n-grams.
     pub fn for_each_term(&self, text: &str, f: &mut dyn FnMut(&str)) {
+        self.for_each_hashed_term(text, &mut |t, _| f(t));
+    }
+
+    /// Like [`Tokenizer::for_each_term`], with each term's hash for the crate's tables: the
+    /// hash computed for the stop-word check serves the vocabulary lookup too.
+    pub(crate) fn for_each_hashed_term(&self, text: &str, f: &mut dyn FnMut(&str, u64)) {
         if self.config.word_ngrams > 0 {
             self.word_terms(text, f);
         }
@@ -201,32 +213,33 @@ impl Tokenizer {
         }
     }
 
-    fn word_terms(&self, text: &str, f: &mut dyn FnMut(&str)) {
+    fn word_terms(&self, text: &str, f: &mut dyn FnMut(&str, u64)) {
         let n = self.config.word_ngrams;
         // The last n-1 kept words, oldest first, for n-grams; reused to avoid allocations.
         let mut window: Vec<String> = Vec::with_capacity(n.saturating_sub(1));
         let mut folded = String::new();
         let mut gram = String::new();
-        for word in text.unicode_words() {
+        for_each_word(text, &mut |word| {
             folded.clear();
             fold_into(word, self.config.fold, &mut folded);
-            if !self.keep(&folded) {
-                continue;
+            let hash = term_hash(&folded);
+            if !self.keep(&folded, hash) {
+                return;
             }
-            let term: &str = match &self.stemmer {
+            let (term, hash): (&str, u64) = match &self.stemmer {
                 Some(s) => match s.stem(&folded) {
                     // Some stemmers reduce a whole word to nothing (Greek "ικά"): an empty
                     // term would join the vocabulary and every n-gram around it, so the
                     // word is kept as it is.
                     std::borrow::Cow::Owned(stemmed) if !stemmed.is_empty() => {
                         folded = stemmed;
-                        &folded
+                        (&folded, term_hash(&folded))
                     }
-                    _ => &folded,
+                    _ => (&folded, hash),
                 },
-                None => &folded,
+                None => (&folded, hash),
             };
-            f(term);
+            f(term, hash);
             if n > 1 {
                 for k in (1..=window.len()).rev() {
                     gram.clear();
@@ -235,7 +248,7 @@ impl Tokenizer {
                         gram.push(' ');
                     }
                     gram.push_str(term);
-                    f(&gram);
+                    f(&gram, term_hash(&gram));
                 }
                 if window.len() == n - 1 {
                     let mut oldest = window.remove(0);
@@ -246,11 +259,15 @@ impl Tokenizer {
                     window.push(term.to_owned());
                 }
             }
-        }
+        });
     }
 
-    fn keep(&self, word: &str) -> bool {
-        if word.is_empty() || self.stop.contains(word) {
+    /// Whether a folded word (with its [`term_hash`]) survives the stop list and the length floor.
+    fn keep(&self, word: &str, hash: u64) -> bool {
+        if word.is_empty()
+            || (!self.stop_index.is_empty()
+                && self.stop_index.get(&self.stop, hash, word).is_some())
+        {
             return false;
         }
         let min = self.config.min_token_chars;
@@ -269,7 +286,7 @@ impl Tokenizer {
         1 + chars.count() >= min
     }
 
-    fn char_terms(&self, text: &str, c: CharNgrams, f: &mut dyn FnMut(&str)) {
+    fn char_terms(&self, text: &str, c: CharNgrams, f: &mut dyn FnMut(&str, u64)) {
         let mut run: Vec<char> = Vec::new();
         let mut gram = String::new();
         let mut flush = |run: &mut Vec<char>, gram: &mut String| {
@@ -277,7 +294,7 @@ impl Tokenizer {
                 for start in 0..=run.len() - len {
                     gram.clear();
                     gram.extend(&run[start..start + len]);
-                    f(gram);
+                    f(gram, term_hash(gram));
                 }
             }
             run.clear();

@@ -130,9 +130,9 @@ impl Vectorizer {
     pub fn vectorize_into(&self, text: &str, ids: &mut Vec<u32>, out: &mut Vectorized) {
         ids.clear();
         let mut total = 0u32;
-        self.tokenizer.for_each_term(text, &mut |t| {
+        self.tokenizer.for_each_hashed_term(text, &mut |t, h| {
             total += 1;
-            if let Some(id) = self.vocabulary.get(t) {
+            if let Some(id) = self.vocabulary.get_hashed(h, t) {
                 ids.push(id);
             }
         });

@@ -1,9 +1,9 @@
 //! Vocabulary: the terms a model knows, with stable ids and document frequencies.
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use super::table::{term_hash, IdTable, Interner};
 use super::{TextError, Tokenizer};
 
 /// Vocabulary pruning settings.
@@ -74,26 +74,6 @@ pub struct CorpusTerms {
     pub tf: Vec<u64>,
 }
 
-/// Interning state for one chunk of documents.
-#[derive(Default)]
-struct Interner {
-    index: FxHashMap<Box<str>, u32>,
-    terms: Vec<Box<str>>,
-}
-
-impl Interner {
-    fn id(&mut self, term: &str) -> u32 {
-        if let Some(&id) = self.index.get(term) {
-            return id;
-        }
-        let id = self.terms.len() as u32;
-        let boxed: Box<str> = term.into();
-        self.terms.push(boxed.clone());
-        self.index.insert(boxed, id);
-        id
-    }
-}
-
 /// Sorts ids and collapses them into (id, count) pairs.
 fn count_ids(ids: &mut [u32], out: &mut Vec<(u32, u32)>) {
     ids.sort_unstable();
@@ -110,7 +90,7 @@ impl CorpusTerms {
     /// Tokenizes `texts` in parallel chunks. The result does not depend on the number of
     /// threads: chunks are merged in input order.
     pub fn tokenize<S: AsRef<str> + Sync>(tokenizer: &Tokenizer, texts: &[S]) -> CorpusTerms {
-        let chunk = (texts.len() / (rayon::current_num_threads() * 8)).clamp(64, 4096);
+        let chunk = (texts.len() / (rayon::current_num_threads() * 4)).clamp(64, 4096);
         let parts: Vec<(Interner, Vec<DocTerms>)> = texts
             .par_chunks(chunk)
             .map(|chunk| {
@@ -120,7 +100,9 @@ impl CorpusTerms {
                     .iter()
                     .map(|text| {
                         ids.clear();
-                        tokenizer.for_each_term(text.as_ref(), &mut |t| ids.push(interner.id(t)));
+                        tokenizer.for_each_hashed_term(text.as_ref(), &mut |t, h| {
+                            ids.push(interner.id(h, t))
+                        });
                         let mut counts = Vec::new();
                         count_ids(&mut ids, &mut counts);
                         DocTerms {
@@ -133,33 +115,47 @@ impl CorpusTerms {
             })
             .collect();
         let mut corpus = CorpusTerms::default();
-        let mut global = FxHashMap::<Box<str>, u32>::default();
-        for (interner, docs) in parts {
-            let remap: Vec<u32> = interner
-                .terms
-                .into_iter()
-                .map(|term| {
-                    if let Some(&id) = global.get(&term) {
-                        return id;
+        // Global ids in order of first appearance over the chunks in input order: the
+        // interning is sequential (cheap: one probe per distinct term of a chunk), the
+        // rewriting of every document's ids is not.
+        let mut global = Interner::default();
+        let remaps: Vec<Vec<u32>> = parts
+            .iter()
+            .map(|(interner, _)| {
+                (0..interner.len() as u32)
+                    .map(|local| {
+                        let term = interner.term(local);
+                        global.id(term_hash(term), term)
+                    })
+                    .collect()
+            })
+            .collect();
+        let chunks: Vec<Vec<DocTerms>> = parts
+            .into_par_iter()
+            .zip(remaps.par_iter())
+            .map(|((_, mut docs), remap)| {
+                for doc in &mut docs {
+                    for (id, _) in doc.counts.iter_mut() {
+                        *id = remap[*id as usize];
                     }
-                    let id = corpus.terms.len() as u32;
-                    corpus.terms.push(term.clone());
-                    corpus.df.push(0);
-                    corpus.tf.push(0);
-                    global.insert(term, id);
-                    id
-                })
-                .collect();
-            for mut doc in docs {
-                for (id, n) in doc.counts.iter_mut() {
-                    *id = remap[*id as usize];
-                    corpus.df[*id as usize] += 1;
-                    corpus.tf[*id as usize] += u64::from(*n);
+                    doc.counts.sort_unstable_by_key(|(id, _)| *id);
                 }
-                doc.counts.sort_unstable_by_key(|(id, _)| *id);
-                corpus.docs.push(doc);
+                docs
+            })
+            .collect();
+        corpus.df = vec![0; global.len()];
+        corpus.tf = vec![0; global.len()];
+        corpus.docs.reserve(texts.len());
+        for doc in chunks.into_iter().flatten() {
+            for &(id, n) in &doc.counts {
+                corpus.df[id as usize] += 1;
+                corpus.tf[id as usize] += u64::from(n);
             }
+            corpus.docs.push(doc);
         }
+        corpus.terms = (0..global.len() as u32)
+            .map(|id| global.term(id).into())
+            .collect();
         corpus
     }
 }
@@ -172,7 +168,7 @@ pub struct Vocabulary {
     df: Vec<u32>,
     tf: Vec<u64>,
     n_docs: u64,
-    index: FxHashMap<Box<str>, u32>,
+    index: IdTable,
 }
 
 impl PartialEq for Vocabulary {
@@ -210,8 +206,32 @@ pub(crate) fn select_terms(
             kept.truncate(max);
         }
     }
-    kept.sort_unstable_by(|&a, &b| terms[a as usize].cmp(&terms[b as usize]));
+    sort_alphabetically(&mut kept, terms);
     kept
+}
+
+/// Sorts term ids by their terms, byte-wise. Why not a plain comparison sort: each
+/// comparison would chase two pointers into a 100k-term list; most terms differ in their
+/// first 8 bytes, so sorting by that prefix, held inline, settles nearly every comparison
+/// without touching the strings (ties fall back to the whole terms).
+fn sort_alphabetically(ids: &mut [u32], terms: &[Box<str>]) {
+    let prefix = |t: &str| -> u64 {
+        let mut b = [0u8; 8];
+        let n = t.len().min(8);
+        b[..n].copy_from_slice(&t.as_bytes()[..n]);
+        u64::from_be_bytes(b)
+    };
+    let mut keyed: Vec<(u64, u32)> = ids
+        .iter()
+        .map(|&id| (prefix(&terms[id as usize]), id))
+        .collect();
+    keyed.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| terms[a.1 as usize].cmp(&terms[b.1 as usize]))
+    });
+    for (slot, (_, id)) in ids.iter_mut().zip(keyed) {
+        *slot = id;
+    }
 }
 
 impl Vocabulary {
@@ -257,11 +277,7 @@ impl Vocabulary {
             df.push(d);
             tf.push(f);
         }
-        let index = terms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), i as u32))
-            .collect();
+        let index = IdTable::build(&terms);
         Vocabulary {
             terms,
             df,
@@ -274,7 +290,13 @@ impl Vocabulary {
     /// The id of `term`, if known.
     #[inline]
     pub fn get(&self, term: &str) -> Option<u32> {
-        self.index.get(term).copied()
+        self.get_hashed(term_hash(term), term)
+    }
+
+    /// [`Vocabulary::get`] with the term's hash already computed (by the tokenizer).
+    #[inline]
+    pub(crate) fn get_hashed(&self, hash: u64, term: &str) -> Option<u32> {
+        self.index.get(&self.terms, hash, term)
     }
 
     /// The term with id `id`. Panics if `id` is out of range.
