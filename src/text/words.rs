@@ -73,15 +73,18 @@ pub(crate) fn for_each_word<'a>(text: &'a str, f: &mut impl FnMut(&'a str)) {
     }
 }
 
-/// The width in bytes of a typographic quote, dash or ellipsis starting `bytes`, if one does.
+/// The width in bytes of a typographic quote, dash, ellipsis or no-break space starting
+/// `bytes`, if one does.
 ///
-/// Why these: English news text is ASCII but for curly quotes and dashes, and one of them in
+/// Why these: English news text is ASCII but for these, and one of them in
 /// a piece would send it down the slow path. None of them has a combining or joining
 /// property, so a piece of ASCII and these alone follows the rules of [`ascii_words`]:
 /// `‘` and `’` are MidNumLet (like `.`), the others break like ASCII punctuation.
 #[inline]
 fn typographic_mark(bytes: &[u8]) -> Option<usize> {
     match bytes {
+        // U+00A0 no-break space (not a WSegSpace: it breaks like punctuation)
+        [0xC2, 0xA0, ..] => Some(2),
         // U+2013 – U+2014 — U+2018 ‘ U+2019 ’ U+201C “ U+201D ” U+2026 …
         [0xE2, 0x80, 0x93 | 0x94 | 0x98 | 0x99 | 0x9C | 0x9D | 0xA6, ..] => Some(3),
         _ => None,
@@ -231,6 +234,7 @@ mod tests {
             // Typographic marks: ’ joins like an apostrophe, the rest break.
             "don’t ‘quoted’ “double” 1’000 a’1 a’’b a’ ’a x—y 1–2 wait…",
             "“The president’s visit” — said’s",
+            "no\u{a0}break\u{a0} 1\u{a0}000 a\u{a0}’b",
             "ＵＮＩＴＥＤ nations",
         ] {
             assert_eq!(words(text), reference(text), "{text:?}");
@@ -241,7 +245,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(4096))]
 
         #[test]
-        fn same_words_as_unicode_words_on_ascii(text in "[a-cA-C0-2_.,;:'\\- \t\n\r!?/‘’“”–—…]{0,40}") {
+        fn same_words_as_unicode_words_on_ascii(text in "[a-cA-C0-2_.,;:'\\- \t\n\r!?/‘’“”–—…\u{a0}]{0,40}") {
             prop_assert_eq!(words(&text), reference(&text));
         }
 
