@@ -204,7 +204,9 @@ impl Tokenizer {
 
     /// Like [`Tokenizer::for_each_term`], with each term's hash for the crate's tables: the
     /// hash computed for the stop-word check serves the vocabulary lookup too.
-    pub(crate) fn for_each_hashed_term(&self, text: &str, f: &mut dyn FnMut(&str, u64)) {
+    /// Generic so that the caller's lookup inlines into the loop over words.
+    #[inline]
+    pub(crate) fn for_each_hashed_term<F: FnMut(&str, u64)>(&self, text: &str, f: &mut F) {
         if self.config.word_ngrams > 0 {
             self.word_terms(text, f);
         }
@@ -213,18 +215,36 @@ impl Tokenizer {
         }
     }
 
-    fn word_terms(&self, text: &str, f: &mut dyn FnMut(&str, u64)) {
+    fn word_terms<F: FnMut(&str, u64)>(&self, text: &str, f: &mut F) {
         let n = self.config.word_ngrams;
         // The last n-1 kept words, oldest first, for n-grams; reused to avoid allocations.
         let mut window: Vec<String> = Vec::with_capacity(n.saturating_sub(1));
         let mut folded = String::new();
         let mut gram = String::new();
+        let min = self.config.min_token_chars;
         for_each_word(text, &mut |word| {
             folded.clear();
-            fold_into(word, self.config.fold, &mut folded);
-            let hash = term_hash(&folded);
-            if !self.keep(&folded, hash) {
-                return;
+            let hash;
+            if word.is_ascii() {
+                // Most words: NFKC leaves ASCII as it is and folding lowercases it, and a
+                // word under the length floor goes before any lookup.
+                if word.len() < min {
+                    return;
+                }
+                folded.push_str(word);
+                if self.config.fold {
+                    folded.make_ascii_lowercase();
+                }
+                hash = term_hash(&folded);
+                if self.is_stop_word(&folded, hash) {
+                    return;
+                }
+            } else {
+                fold_into(word, self.config.fold, &mut folded);
+                hash = term_hash(&folded);
+                if !self.keep(&folded, hash) {
+                    return;
+                }
             }
             let (term, hash): (&str, u64) = match &self.stemmer {
                 Some(s) => match s.stem(&folded) {
@@ -264,10 +284,7 @@ impl Tokenizer {
 
     /// Whether a folded word (with its [`term_hash`]) survives the stop list and the length floor.
     fn keep(&self, word: &str, hash: u64) -> bool {
-        if word.is_empty()
-            || (!self.stop_index.is_empty()
-                && self.stop_index.get(&self.stop, hash, word).is_some())
-        {
+        if word.is_empty() || self.is_stop_word(word, hash) {
             return false;
         }
         let min = self.config.min_token_chars;
@@ -286,7 +303,13 @@ impl Tokenizer {
         1 + chars.count() >= min
     }
 
-    fn char_terms(&self, text: &str, c: CharNgrams, f: &mut dyn FnMut(&str, u64)) {
+    /// Whether a folded word (with its [`term_hash`]) is on the stop list.
+    #[inline]
+    fn is_stop_word(&self, word: &str, hash: u64) -> bool {
+        !self.stop_index.is_empty() && self.stop_index.get(&self.stop, hash, word).is_some()
+    }
+
+    fn char_terms<F: FnMut(&str, u64)>(&self, text: &str, c: CharNgrams, f: &mut F) {
         let mut run: Vec<char> = Vec::new();
         let mut gram = String::new();
         let mut flush = |run: &mut Vec<char>, gram: &mut String| {
