@@ -15,6 +15,7 @@
 //! The status code of a call is known only at the end of its response body (gRPC puts it in
 //! the trailers), which is why the body is wrapped ([`ObservedBody`]).
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -320,6 +321,18 @@ fn terminator(
     })
 }
 
+/// The status code and message in `headers` (trailers), as [`Status::from_header_map`] reads
+/// them. Why not just that: it also clones the whole header map and decodes the details for a
+/// `Status` we would drop at once, on every call; a trailer without `grpc-message` (every
+/// OK) needs only its code.
+fn status_in(headers: &HeaderMap) -> Option<(Code, Cow<'static, str>)> {
+    let code = headers.get("grpc-status")?;
+    if !headers.contains_key("grpc-message") {
+        return Some((Code::from_bytes(code.as_bytes()), Cow::Borrowed("")));
+    }
+    Status::from_header_map(headers).map(|s| (s.code(), Cow::Owned(s.message().to_owned())))
+}
+
 /// A response body watched to its end: the trailers carry the call's status code.
 pub struct ObservedBody<B> {
     inner: B,
@@ -373,8 +386,8 @@ impl<B: Body + Unpin> Body for ObservedBody<B> {
                 if let Some(trailers) = frame.trailers_ref() {
                     this.done = true;
                     if let Some(call) = this.call.as_mut() {
-                        match Status::from_header_map(trailers) {
-                            Some(s) => call.finish(s.code(), s.message()),
+                        match status_in(trailers) {
+                            Some((code, message)) => call.finish(code, &message),
                             None => call.finish(Code::Unknown, "trailers without grpc-status"),
                         }
                     }
@@ -505,6 +518,30 @@ mod tests {
             .insert("grpc-timeout", HeaderValue::from_static("20m"));
         let response = svc.call(req).await.unwrap();
         assert_eq!(grpc_status(&response), Some(Code::DeadlineExceeded));
+    }
+
+    #[test]
+    fn trailer_statuses_read_as_tonic_reads_them() {
+        let trailers = |status: Status| {
+            let mut map = HeaderMap::new();
+            status.add_header(&mut map).unwrap();
+            map
+        };
+        for status in [
+            Status::ok(""),
+            Status::not_found(""),
+            Status::invalid_argument("bad: 100% wrong\nline ü"),
+            Status::internal("x"),
+        ] {
+            let map = trailers(status);
+            let tonic = Status::from_header_map(&map).unwrap();
+            let (code, message) = status_in(&map).unwrap();
+            assert_eq!((code, &*message), (tonic.code(), tonic.message()));
+        }
+        let mut odd = HeaderMap::new();
+        odd.insert("grpc-status", HeaderValue::from_static("99"));
+        assert_eq!(status_in(&odd).unwrap().0, Code::Unknown);
+        assert!(status_in(&HeaderMap::new()).is_none());
     }
 
     #[tokio::test]
