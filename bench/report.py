@@ -14,6 +14,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 GRID_LABELS = {
     "mnb": "multinomial, unigrams, α=1 (defaults)",
+    "mnb-all": "multinomial, unigrams, all words, α=1 (as CountVectorizer)",
     "mnb-bi-all": "multinomial, 1–2-grams (min df 2), all words, α=0.1",
     "cnb": "complement, log tf, unigrams, α=0.3",
     "cnb-bi": "complement, log tf, 1–2-grams (min df 2), α=0.3",

@@ -72,7 +72,7 @@ else
   ACC_CORPORA="20newsgroups-bydate reuters21578-apte90 reuters-r8 reuters-r52 bbc-news whitehouse-briefing-room"
   SCALE_CORPUS="whitehouse-briefing-room"
   PEERS="sklearn-mnb sklearn-mnb-bigram sklearn-cnb-tfidf fasttext fasttext-tuned fasttext-tuned-bigram vw vw-bigram"
-  GRID="mnb mnb-bi-all cnb cnb-bi cnb-bi-all cnb-bi-all-a1 tw-bi-all tw-bi-all-a01"
+  GRID="mnb mnb-all mnb-bi-all cnb cnb-bi cnb-bi-all cnb-bi-all-a1 tw-bi-all tw-bi-all-a01"
   REPEAT=3; CV=5
   UNARY_REQ=20000; BATCH_REQ=1000; SECS=20; WARM=500
 fi
@@ -89,6 +89,7 @@ STEP_TIMEOUT=3600
 grid_flags() {
   case "$1" in
     mnb)           echo "--kind multinomial" ;;
+    mnb-all)       echo "--kind multinomial --stop-words none" ;;
     mnb-bi-all)    echo "--kind multinomial --ngrams 2 --alpha 0.1 --stop-words none --min-df 2" ;;
     cnb)           echo "--kind complement --sublinear-tf --alpha 0.3" ;;
     cnb-bi)        echo "--kind complement --sublinear-tf --ngrams 2 --alpha 0.3 --min-df 2" ;;
