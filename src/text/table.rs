@@ -124,11 +124,8 @@ impl Interner {
     #[inline]
     pub(crate) fn id(&mut self, hash: u64, term: &str) -> u32 {
         let Interner { table, arena, ends } = self;
-        let slice = |id: u32| -> &str {
-            let id = id as usize;
-            let start = if id == 0 { 0 } else { ends[id - 1] };
-            &arena[start..ends[id]]
-        };
+        // The table is borrowed mutably below, so strings are read through the fields.
+        let slice = |id: u32| arena_term(arena, ends, id);
         let b = term.as_bytes();
         let fp = fingerprint(b);
         if let Some(e) = table.find(hash, |e| e.is(fp, b, |id| slice(id).as_bytes())) {
@@ -148,10 +145,16 @@ impl Interner {
 
     /// The term with id `id`.
     pub(crate) fn term(&self, id: u32) -> &str {
-        let id = id as usize;
-        let start = if id == 0 { 0 } else { self.ends[id - 1] };
-        &self.arena[start..self.ends[id]]
+        arena_term(&self.arena, &self.ends, id)
     }
+}
+
+/// Term `id` of an arena whose term `i` ends at `ends[i]` and starts where term `i - 1` ends.
+#[inline]
+fn arena_term<'a>(arena: &'a str, ends: &[usize], id: u32) -> &'a str {
+    let id = id as usize;
+    let start = if id == 0 { 0 } else { ends[id - 1] };
+    &arena[start..ends[id]]
 }
 
 #[cfg(test)]
