@@ -23,20 +23,21 @@ SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 
+bin_of() { if [ "$1" = new ]; then echo "$NEW"; else echo "$OLD"; fi; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
 
 declare -A R
 for c in 20newsgroups-bydate whitehouse-briefing-room; do
   for tag in old new; do
-    bin=$OLD; [ $tag = new ] && bin=$NEW
+    bin=$(bin_of $tag)
     mkdir -p "$TMP/$tag"
     "$bin" train --data "$DATA/$c/train.jsonl.gz" --out "$TMP/$tag/$c.attache" --no-paragraphs >/dev/null
   done
   if cmp -s "$TMP/old/$c.attache" "$TMP/new/$c.attache"; then R[$c.same]=yes; else R[$c.same]=no; fi
   for r in $(seq "$RUNS"); do
     for tag in old new; do
-      bin=$OLD; [ $tag = new ] && bin=$NEW
+      bin=$(bin_of $tag)
       /usr/bin/time -f %e -o "$TMP/time" "$bin" train --data "$DATA/$c/train.jsonl.gz" \
         --out "$TMP/t.attache" --no-paragraphs >/dev/null
       cat "$TMP/time" >> "$TMP/$tag.$c.train"
@@ -44,7 +45,7 @@ for c in 20newsgroups-bydate whitehouse-briefing-room; do
   done
   for r in $(seq "$RUNS"); do
     for tag in old new; do
-      bin=$OLD; [ $tag = new ] && bin=$NEW
+      bin=$(bin_of $tag)
       "$bin" bench offline --model "$TMP/$tag/$c.attache" --data "$DATA/$c/test.jsonl.gz" \
         --repeat 1 --json > "$TMP/off.json"
       json 'round(d["batch_docs_s"])' < "$TMP/off.json" >> "$TMP/$tag.$c.b1"
@@ -57,12 +58,12 @@ done
 # Serving: each binary serves the R8 model it trained; the same (new) client loads both.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 for tag in old new; do
-  bin=$OLD; [ $tag = new ] && bin=$NEW
+  bin=$(bin_of $tag)
   "$bin" train --data "$DATA/reuters-r8/train.jsonl.gz" --out "$TMP/$tag/r8.attache" --no-paragraphs >/dev/null
 done
 for r in $(seq "$RUNS"); do
   for tag in old new; do
-    bin=$OLD; [ $tag = new ] && bin=$NEW
+    bin=$(bin_of $tag)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     "$bin" serve --model "$TMP/$tag/r8.attache" --addr "127.0.0.1:$port" --metrics-addr off \
       --log-level warn >/dev/null 2>&1 &
