@@ -353,12 +353,13 @@ impl Corpus {
     }
 }
 
-/// Reads every path into one corpus, calling `progress` with the number of documents read
-/// so far from time to time.
+/// Reads every path into one corpus, calling `progress` from time to time with the
+/// documents read so far (in order; earlier ones never change), so that a caller can show
+/// progress or start working on them while the rest is read.
 pub fn read(
     paths: &[PathBuf],
     options: &ReadOptions,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(&[Record]),
 ) -> Result<Corpus, CorpusError> {
     if paths.is_empty() {
         return Err(CorpusError::NoPaths);
