@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::corpus::{self, Corpus, CorpusError, CsvOptions, Format, ReadOptions, Record};
+use crate::corpus::{self, Corpus, CorpusError, CsvOptions, Format, ReadOptions};
 use crate::model::Model;
 use crate::text::{Tokenizer, Vectorizer};
 
@@ -61,18 +61,11 @@ impl DataArgs {
     /// Reads the corpus, with a progress line on stderr when it is a terminal, and warns
     /// (on stderr) about skipped rows.
     pub fn read(&self) -> anyhow::Result<Corpus> {
-        self.read_with(&mut |_| {})
-    }
-
-    /// [`DataArgs::read`], handing `work` the documents read so far from time to time (see
-    /// [`corpus::read`]) so it can start on them while the rest is read.
-    pub fn read_with(&self, work: &mut dyn FnMut(&[Record])) -> anyhow::Result<Corpus> {
         let progress = progress_bar("reading");
-        let result = corpus::read(&self.data, &self.read_options(), &mut |records| {
+        let result = corpus::read(&self.data, &self.read_options(), &mut |n| {
             if let Some(p) = &progress {
-                p.set_position(records.len() as u64);
+                p.set_position(n as u64);
             }
-            work(records);
         });
         if let Some(p) = &progress {
             p.finish_and_clear();

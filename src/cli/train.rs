@@ -19,10 +19,6 @@
 //!
 //! Nothing depending on the clock or on absolute paths goes into the model: the same data,
 //! config and seed give a byte-identical file.
-//!
-//! Timing in the report: `read` ends when the last document is in memory. Unless
-//! `--holdout` or `--from` is given, documents are tokenized in batches while the rest of the
-//! file is still being read, so `read` then includes most of the tokenizing.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -37,13 +33,11 @@ use serde_json::json;
 use super::common::{check_output, default_id, secs, warn_if_calibrated, with_identity, DataArgs};
 use super::model_args::{self, explain_invalid, ModelArgs};
 use crate::corpus::Corpus;
-use crate::corpus::Record;
 use crate::eval::{self, report, Metrics};
 use crate::model::{
-    assign, fit_temperature, tune_thresholds, Features, LabelInfo, Model, ModelConfig, ModelError,
+    assign, extract_features, fit_temperature, tune_thresholds, LabelInfo, Model, ModelConfig,
     TrainSpec,
 };
-use crate::text::{CorpusTermsBuilder, Tokenizer};
 
 /// Flags of `attache train`.
 #[derive(Debug, clap::Args)]
@@ -150,16 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    // Without a holdout every document is tokenized for the saved model, so the tokenizing
-    // starts while the rest of the corpus is still being read (inflating is sequential).
-    let mut early = (base.is_none() && args.holdout.is_none())
-        .then(|| EarlyTerms::new(&config))
-        .transpose()?;
-    let corpus = args.data.read_with(&mut |records| {
-        if let Some(early) = &mut early {
-            early.offer(records);
-        }
-    })?;
+    let corpus = args.data.read()?;
     let read_time = start.elapsed();
 
     let names = corpus.label_names();
@@ -201,20 +186,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 labels,
             };
             let multi = corpus.is_multi_label();
-            let features = match early {
-                Some(early) => Some(early.finish(&config, &corpus.records)?),
-                None => None,
-            };
-            match (args.holdout, args.cv, features) {
-                (Some(f), _, _) => train_holdout(spec, config, &texts, &gold, multi, f, &args)?,
-                (None, Some(k), Some(features)) => {
-                    train_cv(spec, config, features, &texts, &gold, multi, k, &args)?
-                }
-                (None, None, Some(features)) => (
-                    Model::from_features(spec, config, features, &texts, &gold)?,
+            match (args.holdout, args.cv) {
+                (Some(f), _) => train_holdout(spec, config, &texts, &gold, multi, f, &args)?,
+                (None, Some(k)) => train_cv(spec, config, &texts, &gold, multi, k, &args)?,
+                (None, None) => (
+                    Model::train(spec, config, &texts, &gold).map_err(explain_invalid)?,
                     Estimate::None,
                 ),
-                (None, _, None) => unreachable!("tokenized while reading unless --holdout"),
             }
         }
     };
@@ -234,64 +212,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         text_report(&mut out, &model, &corpus, &estimate, &args, timing)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Documents read so far that are waiting to be tokenized, in bytes of text, before a batch
-/// is tokenized: large enough to spread over every core and keep the merge of the
-/// per-batch term tables short, small enough that little is left after the last read.
-const EARLY_BATCH_BYTES: usize = 2 << 20;
-
-/// Tokenizes a corpus in batches while it is being read (see [`DataArgs::read_with`]).
-struct EarlyTerms {
-    tokenizer: Tokenizer,
-    builder: CorpusTermsBuilder,
-    /// Bytes of text of the documents after `builder.len()` that have been seen.
-    pending_bytes: usize,
-    /// Documents seen (tokenized or pending).
-    seen: usize,
-}
-
-impl EarlyTerms {
-    fn new(config: &ModelConfig) -> anyhow::Result<EarlyTerms> {
-        let tokenizer = Tokenizer::new(config.tokenizer.clone())
-            .map_err(|e| explain_invalid(ModelError::from(e)))?;
-        Ok(EarlyTerms {
-            tokenizer,
-            builder: CorpusTermsBuilder::default(),
-            pending_bytes: 0,
-            seen: 0,
-        })
-    }
-
-    /// Takes note of the documents read so far; tokenizes the untokenized ones once they
-    /// add up to a batch.
-    fn offer(&mut self, records: &[Record]) {
-        self.pending_bytes += records[self.seen..]
-            .iter()
-            .map(|r| r.text.len())
-            .sum::<usize>();
-        self.seen = records.len();
-        if self.pending_bytes >= EARLY_BATCH_BYTES {
-            self.tokenize_pending(records);
-        }
-    }
-
-    fn tokenize_pending(&mut self, records: &[Record]) {
-        let texts: Vec<&str> = records[self.builder.len()..]
-            .iter()
-            .map(|r| r.text.as_str())
-            .collect();
-        self.builder.add(&self.tokenizer, &texts);
-        self.pending_bytes = 0;
-    }
-
-    /// Tokenizes what is left of `records` (the whole corpus) and extracts the features.
-    fn finish(mut self, config: &ModelConfig, records: &[Record]) -> anyhow::Result<Features> {
-        self.offer(records);
-        self.tokenize_pending(records);
-        let terms = self.builder.finish();
-        Features::from_terms(config, self.tokenizer, terms).map_err(explain_invalid)
-    }
 }
 
 /// `--from`: counts of the new data, with the old model's settings and an unpruned
@@ -407,11 +327,9 @@ fn train_holdout(
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn train_cv(
     spec: TrainSpec,
     config: ModelConfig,
-    features: Features,
     texts: &[&str],
     gold: &[Vec<usize>],
     multi: bool,
@@ -421,6 +339,7 @@ fn train_cv(
     let n_labels = spec.labels.len();
     let names: Vec<String> = spec.labels.iter().map(|l| l.name.clone()).collect();
     let folds = eval::kfold(gold, n_labels, k, args.seed)?;
+    let features = extract_features(&config, texts).map_err(explain_invalid)?;
     let jll = eval::out_of_fold_log_likelihoods(&features, gold, n_labels, &config, &folds)?;
     let temperature = if multi {
         fit_temperature(&jll, gold)

@@ -353,13 +353,12 @@ impl Corpus {
     }
 }
 
-/// Reads every path into one corpus, calling `progress` from time to time with the
-/// documents read so far (in order; earlier ones never change), so that a caller can show
-/// progress or start working on them while the rest is read.
+/// Reads every path into one corpus, calling `progress` with the number of documents read
+/// so far from time to time.
 pub fn read(
     paths: &[PathBuf],
     options: &ReadOptions,
-    progress: &mut dyn FnMut(&[Record]),
+    progress: &mut dyn FnMut(usize),
 ) -> Result<Corpus, CorpusError> {
     if paths.is_empty() {
         return Err(CorpusError::NoPaths);

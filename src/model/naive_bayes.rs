@@ -203,61 +203,6 @@ impl NbCounts {
         Ok(())
     }
 
-    /// Adds documents, each with its labels, as [`NbCounts::add`] one after another would,
-    /// to the bit: in parallel over disjoint ranges of terms, each range taking the
-    /// documents in order, so every cell sees the same additions in the same order (the
-    /// weights need not be integers).
-    pub fn add_all(&mut self, docs: &[(&SparseVector, &[usize])]) -> Result<(), ModelError> {
-        // Refuse before changing anything, as a sequence of `add` would refuse at the
-        // first bad document (whose predecessors would stay added: here nothing is).
-        for (x, labels) in docs {
-            if let Some(&c) = labels.iter().find(|&&c| c >= self.n_labels) {
-                return Err(ModelError::Inconsistent(format!(
-                    "label index {c} out of range ({} labels)",
-                    self.n_labels
-                )));
-            }
-            if let Some(&t) = x.indices.last().filter(|&&t| t as usize >= self.n_terms) {
-                return Err(ModelError::Inconsistent(format!(
-                    "term id {t} out of range ({} terms)",
-                    self.n_terms
-                )));
-            }
-        }
-        for (_, labels) in docs {
-            for &c in labels.iter() {
-                self.label_docs[c] += 1;
-            }
-        }
-        let l = self.n_labels;
-        if self.n_terms == 0 || l == 0 {
-            return Ok(());
-        }
-        // A few ranges per thread: documents are scanned once per range (a binary search
-        // finds the range's first entry), so more ranges cost more scanning.
-        let ranges = rayon::current_num_threads() * 2;
-        let terms_per_range = self.n_terms.div_ceil(ranges);
-        self.features
-            .par_chunks_mut(terms_per_range * l)
-            .enumerate()
-            .for_each(|(k, cells)| {
-                let lo = (k * terms_per_range) as u32;
-                let hi = lo + (cells.len() / l) as u32;
-                for (x, labels) in docs {
-                    let start = x.indices.partition_point(|&t| t < lo);
-                    let entries = x.indices[start..].iter().zip(&x.values[start..]);
-                    let entries = entries.take_while(|(&t, _)| t < hi);
-                    for (&t, &v) in entries {
-                        let row = (t - lo) as usize * l;
-                        for &c in labels.iter() {
-                            cells[row + c] += v;
-                        }
-                    }
-                }
-            });
-        Ok(())
-    }
-
     /// Adds another set of statistics over the same terms and labels.
     pub fn merge(&mut self, other: &NbCounts) -> Result<(), ModelError> {
         if (self.n_terms, self.n_labels) != (other.n_terms, other.n_labels) {
@@ -537,55 +482,6 @@ mod tests {
             indices: pairs.iter().map(|p| p.0).collect(),
             values: pairs.iter().map(|p| p.1).collect(),
         }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn add_all_equals_adding_one_document_after_another_to_the_bit(
-            n_terms in 1usize..40,
-            docs in proptest::collection::vec(
-                (
-                    proptest::collection::btree_map(0u32..40, 0.001f64..10.0, 0..12),
-                    proptest::collection::vec(0usize..3, 1..3),
-                ),
-                0..30,
-            ),
-        ) {
-            let docs: Vec<(SparseVector, Vec<usize>)> = docs
-                .into_iter()
-                .map(|(m, labels)| {
-                    let pairs: Vec<(u32, f64)> =
-                        m.into_iter().filter(|(t, _)| (*t as usize) < n_terms).collect();
-                    (sv(&pairs), labels)
-                })
-                .collect();
-            let mut one_by_one = NbCounts::new(n_terms, 3);
-            for (x, labels) in &docs {
-                one_by_one.add(x, labels).unwrap();
-            }
-            let mut all = NbCounts::new(n_terms, 3);
-            let refs: Vec<(&SparseVector, &[usize])> =
-                docs.iter().map(|(x, l)| (x, l.as_slice())).collect();
-            all.add_all(&refs).unwrap();
-            proptest::prop_assert_eq!(&all.label_docs, &one_by_one.label_docs);
-            let bits = |c: &NbCounts| c.features.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            proptest::prop_assert_eq!(bits(&all), bits(&one_by_one));
-        }
-    }
-
-    #[test]
-    fn add_all_refuses_bad_documents_without_adding_any() {
-        let mut c = NbCounts::new(3, 2);
-        let good = sv(&[(0, 1.0)]);
-        let bad_term = sv(&[(3, 1.0)]);
-        let err = c.add_all(&[(&good, &[0]), (&bad_term, &[1])]).unwrap_err();
-        assert!(err.to_string().contains("term id 3 out of range"), "{err}");
-        let err = c.add_all(&[(&good, &[0]), (&good, &[2])]).unwrap_err();
-        assert!(
-            err.to_string().contains("label index 2 out of range"),
-            "{err}"
-        );
-        assert_eq!(c, NbCounts::new(3, 2));
     }
 
     fn counts() -> NbCounts {

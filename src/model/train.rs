@@ -26,49 +26,31 @@ pub fn extract_features<S: AsRef<str> + Sync>(
     config.validate()?;
     let tokenizer = Tokenizer::new(config.tokenizer.clone())?;
     let corpus = CorpusTerms::tokenize(&tokenizer, texts);
-    Features::from_terms(config, tokenizer, corpus)
+    let (vocabulary, remap) = Vocabulary::from_corpus(&corpus, &config.vocabulary)?;
+    let vectorizer = Vectorizer::new(tokenizer, vocabulary, config.vectorizer.clone());
+    let vectors = corpus
+        .docs
+        .par_iter()
+        .map(|doc| {
+            let mut pairs: Vec<(u32, u32)> = doc
+                .counts
+                .iter()
+                .filter_map(|&(id, n)| remap[id as usize].map(|v| (v, n)))
+                .collect();
+            pairs.sort_unstable_by_key(|p| p.0);
+            let (indices, counts): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
+            let mut values = Vec::with_capacity(indices.len());
+            vectorizer.weigh(&indices, &counts, &mut values);
+            SparseVector { indices, values }
+        })
+        .collect();
+    Ok(Features {
+        vectorizer,
+        vectors,
+    })
 }
 
 impl Features {
-    /// Builds and prunes the vocabulary of a corpus already tokenized with `tokenizer`
-    /// (made from `config.tokenizer`), and weighs every document: the rest of
-    /// [`extract_features`], for callers that tokenize while reading.
-    pub fn from_terms(
-        config: &ModelConfig,
-        tokenizer: Tokenizer,
-        mut corpus: CorpusTerms,
-    ) -> Result<Features, ModelError> {
-        config.validate()?;
-        if tokenizer.config() != &config.tokenizer {
-            return Err(ModelError::Inconsistent(
-                "the corpus was tokenized with other tokenizer settings than the model's".into(),
-            ));
-        }
-        let terms = std::mem::take(&mut corpus.terms);
-        let (vocabulary, remap) = Vocabulary::prune(terms, &corpus, &config.vocabulary)?;
-        let vectorizer = Vectorizer::new(tokenizer, vocabulary, config.vectorizer.clone());
-        let vectors = corpus
-            .docs
-            .par_iter()
-            .map(|doc| {
-                let mut pairs: Vec<(u32, u32)> = doc
-                    .counts
-                    .iter()
-                    .filter_map(|&(id, n)| remap[id as usize].map(|v| (v, n)))
-                    .collect();
-                pairs.sort_unstable_by_key(|p| p.0);
-                let (indices, counts): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
-                let mut values = Vec::with_capacity(indices.len());
-                vectorizer.weigh(&indices, &counts, &mut values);
-                SparseVector { indices, values }
-            })
-            .collect();
-        Ok(Features {
-            vectorizer,
-            vectors,
-        })
-    }
-
     /// Counts the documents `docs` (indices into `vectors` and `labels`) into naive Bayes
     /// statistics over `n_labels` labels.
     pub fn count(
@@ -78,11 +60,9 @@ impl Features {
         n_labels: usize,
     ) -> Result<NbCounts, ModelError> {
         let mut counts = NbCounts::new(self.vectorizer.vocabulary().len(), n_labels);
-        let docs: Vec<(&SparseVector, &[usize])> = docs
-            .into_iter()
-            .map(|i| (&self.vectors[i], labels[i].as_slice()))
-            .collect();
-        counts.add_all(&docs)?;
+        for i in docs {
+            counts.add(&self.vectors[i], &labels[i])?;
+        }
         Ok(counts)
     }
 }

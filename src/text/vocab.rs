@@ -90,43 +90,13 @@ impl CorpusTerms {
     /// Tokenizes `texts` in parallel chunks. The result does not depend on the number of
     /// threads: chunks are merged in input order.
     pub fn tokenize<S: AsRef<str> + Sync>(tokenizer: &Tokenizer, texts: &[S]) -> CorpusTerms {
-        let mut builder = CorpusTermsBuilder::default();
-        builder.add(tokenizer, texts);
-        builder.finish()
-    }
-}
-
-/// Builds a [`CorpusTerms`] from documents given a batch at a time, so that a corpus can be
-/// tokenized while the rest of it is still being read.
-///
-/// The result is the same however the documents are split into batches (and whatever the
-/// thread count): global term ids follow the order of first appearance over all documents
-/// in input order, and each batch's local ids follow first appearance within the batch.
-#[derive(Debug, Default)]
-pub struct CorpusTermsBuilder {
-    /// Per tokenized piece, in input order: its interner and its documents in local ids.
-    parts: Vec<(Interner, Vec<DocTerms>)>,
-    docs: usize,
-}
-
-impl CorpusTermsBuilder {
-    /// Tokenizes the next documents `texts` (in parallel pieces) and keeps them after the
-    /// documents added before.
-    pub fn add<S: AsRef<str> + Sync>(&mut self, tokenizer: &Tokenizer, texts: &[S]) {
-        // Four pieces per thread balance the load; but each piece re-interns its common
-        // words once in the sequential merge, so pieces stay above a floor.
-        let piece = texts
-            .len()
-            .div_ceil(rayon::current_num_threads() * 4)
-            .clamp(16, 4096);
+        let chunk = (texts.len() / (rayon::current_num_threads() * 4)).clamp(64, 4096);
         let parts: Vec<(Interner, Vec<DocTerms>)> = texts
-            .par_chunks(piece)
-            .map(|piece| {
-                // About one new term per 32 bytes of text in a piece of English prose.
-                let bytes: usize = piece.iter().map(|t| t.as_ref().len()).sum();
-                let mut interner = Interner::with_capacity(bytes / 32);
+            .par_chunks(chunk)
+            .map(|chunk| {
+                let mut interner = Interner::default();
                 let mut ids = Vec::new();
-                let docs = piece
+                let docs = chunk
                     .iter()
                     .map(|text| {
                         ids.clear();
@@ -144,26 +114,9 @@ impl CorpusTermsBuilder {
                 (interner, docs)
             })
             .collect();
-        self.parts.extend(parts);
-        self.docs += texts.len();
-    }
-
-    /// Documents added so far.
-    pub fn len(&self) -> usize {
-        self.docs
-    }
-
-    /// True when no document has been added.
-    pub fn is_empty(&self) -> bool {
-        self.docs == 0
-    }
-
-    /// Merges the pieces into one corpus with global term ids.
-    pub fn finish(self) -> CorpusTerms {
-        let parts = self.parts;
         let mut corpus = CorpusTerms::default();
-        // Global ids in order of first appearance over the pieces in input order: the
-        // interning is sequential (cheap: one probe per distinct term of a piece), the
+        // Global ids in order of first appearance over the chunks in input order: the
+        // interning is sequential (cheap: one probe per distinct term of a chunk), the
         // rewriting of every document's ids is not.
         let mut global = Interner::default();
         let remaps: Vec<Vec<u32>> = parts
@@ -192,7 +145,7 @@ impl CorpusTermsBuilder {
             .collect();
         corpus.df = vec![0; global.len()];
         corpus.tf = vec![0; global.len()];
-        corpus.docs.reserve(self.docs);
+        corpus.docs.reserve(texts.len());
         for doc in chunks.into_iter().flatten() {
             for &(id, n) in &doc.counts {
                 corpus.df[id as usize] += 1;
@@ -288,31 +241,18 @@ impl Vocabulary {
         corpus: &CorpusTerms,
         config: &VocabularyConfig,
     ) -> Result<(Vocabulary, Vec<Option<u32>>), TextError> {
-        Vocabulary::prune(corpus.terms.clone(), corpus, config)
-    }
-
-    /// [`Vocabulary::from_corpus`], taking the corpus's terms instead of copying them
-    /// (one allocation per term saved); `corpus` supplies the documents and frequencies.
-    /// Its `terms` may have been taken out already: `terms` replaces them.
-    pub fn prune(
-        terms: Vec<Box<str>>,
-        corpus: &CorpusTerms,
-        config: &VocabularyConfig,
-    ) -> Result<(Vocabulary, Vec<Option<u32>>), TextError> {
         config.validate()?;
         let n_docs = corpus.docs.len() as u64;
-        let kept = select_terms(&terms, &corpus.df, &corpus.tf, n_docs, config);
-        let mut remap = vec![None; terms.len()];
+        let kept = select_terms(&corpus.terms, &corpus.df, &corpus.tf, n_docs, config);
+        let mut remap = vec![None; corpus.terms.len()];
         for (new, &old) in kept.iter().enumerate() {
             remap[old as usize] = Some(new as u32);
         }
-        let mut terms: Vec<Option<Box<str>>> = terms.into_iter().map(Some).collect();
         let entries = kept
             .iter()
             .map(|&id| {
                 let i = id as usize;
-                let term = terms[i].take().expect("each term is kept at most once");
-                (term, corpus.df[i], corpus.tf[i])
+                (corpus.terms[i].clone(), corpus.df[i], corpus.tf[i])
             })
             .collect();
         Ok((Vocabulary::from_sorted(entries, n_docs), remap))
@@ -403,28 +343,6 @@ mod tests {
     fn corpus(texts: &[&str]) -> CorpusTerms {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
         CorpusTerms::tokenize(&t, texts)
-    }
-
-    #[test]
-    fn corpus_terms_do_not_depend_on_how_documents_are_batched() {
-        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
-        // Enough documents that a batch splits into several pieces, with terms first seen
-        // in later batches and terms shared across batches.
-        let texts: Vec<String> = (0..300)
-            .map(|i| format!("summit trade{} visit{} energy{}", i % 7, i % 13, i / 50))
-            .collect();
-        let whole = CorpusTerms::tokenize(&t, &texts);
-        for batch in [1, 17, 64, 299] {
-            let mut builder = CorpusTermsBuilder::default();
-            for part in texts.chunks(batch) {
-                builder.add(&t, part);
-            }
-            assert_eq!(builder.len(), texts.len());
-            let batched = builder.finish();
-            assert_eq!(batched.terms, whole.terms, "batch {batch}");
-            assert_eq!(batched.docs, whole.docs, "batch {batch}");
-            assert_eq!((&batched.df, &batched.tf), (&whole.df, &whole.tf));
-        }
     }
 
     #[test]
