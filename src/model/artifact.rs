@@ -16,6 +16,7 @@
 //! Nothing in it depends on the clock or on hash-map order, so the same training writes
 //! the same bytes.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -87,9 +88,10 @@ pub enum ArtifactError {
     Invalid(#[from] ModelError),
 }
 
-/// What the payload holds, in a stable field order.
+/// What the payload holds, in a stable field order. The vocabulary's arrays are borrowed
+/// when encoding (a `Cow` encodes as what it holds), so saving copies no term.
 #[derive(Serialize, Deserialize)]
-struct Payload {
+struct Payload<'a> {
     id: String,
     version: String,
     labels: Vec<LabelInfo>,
@@ -98,9 +100,9 @@ struct Payload {
     thresholds: Vec<f64>,
     temperature: f64,
     vocabulary_docs: u64,
-    terms: Vec<Box<str>>,
-    df: Vec<u32>,
-    tf: Vec<u64>,
+    terms: Cow<'a, [Box<str>]>,
+    df: Cow<'a, [u32]>,
+    tf: Cow<'a, [u64]>,
     label_docs: Vec<u64>,
     /// Non-zero counts, term-major: term t owns entries `offsets[t]..offsets[t + 1]`.
     offsets: Vec<u64>,
@@ -139,9 +141,9 @@ impl Model {
             thresholds: self.thresholds.clone(),
             temperature: self.temperature,
             vocabulary_docs: v.n_docs(),
-            terms: v.terms().to_vec(),
-            df: v.document_frequencies().to_vec(),
-            tf: v.term_frequencies().to_vec(),
+            terms: Cow::Borrowed(v.terms()),
+            df: Cow::Borrowed(v.document_frequencies()),
+            tf: Cow::Borrowed(v.term_frequencies()),
             label_docs: self.counts.label_docs().to_vec(),
             offsets,
             count_labels,
@@ -194,7 +196,7 @@ impl Model {
         Ok(model)
     }
 
-    fn from_payload(p: Payload) -> Result<Model, ModelError> {
+    fn from_payload(p: Payload<'_>) -> Result<Model, ModelError> {
         let n_terms = p.terms.len();
         let l = p.labels.len();
         if p.df.len() != n_terms || p.tf.len() != n_terms || p.offsets.len() != n_terms + 1 {
@@ -227,9 +229,10 @@ impl Model {
         let counts = NbCounts::from_parts(n_terms, p.label_docs, features)?;
         let entries = p
             .terms
+            .into_owned()
             .into_iter()
-            .zip(p.df)
-            .zip(p.tf)
+            .zip(p.df.iter().copied())
+            .zip(p.tf.iter().copied())
             .map(|((t, d), f)| (t, d, f))
             .collect();
         let vocabulary = Vocabulary::from_entries(entries, p.vocabulary_docs).ok_or_else(|| {

@@ -25,8 +25,9 @@ pub fn extract_features<S: AsRef<str> + Sync>(
 ) -> Result<Features, ModelError> {
     config.validate()?;
     let tokenizer = Tokenizer::new(config.tokenizer.clone())?;
-    let corpus = CorpusTerms::tokenize(&tokenizer, texts);
-    let (vocabulary, remap) = Vocabulary::from_corpus(&corpus, &config.vocabulary)?;
+    let mut corpus = CorpusTerms::tokenize(&tokenizer, texts);
+    let terms = std::mem::take(&mut corpus.terms);
+    let (vocabulary, remap) = Vocabulary::prune(terms, &corpus, &config.vocabulary)?;
     let vectorizer = Vectorizer::new(tokenizer, vocabulary, config.vectorizer.clone());
     let vectors = corpus
         .docs

@@ -120,6 +120,16 @@ pub(crate) struct Interner {
 }
 
 impl Interner {
+    /// An empty interner with room for `terms` terms before it grows: growing rehashes
+    /// every term from its bytes.
+    pub(crate) fn with_capacity(terms: usize) -> Interner {
+        Interner {
+            table: HashTable::with_capacity(terms),
+            arena: String::with_capacity(terms * 8),
+            ends: Vec::with_capacity(terms),
+        }
+    }
+
     /// The id of `term` (whose [`term_hash`] is `hash`), adding it if new.
     #[inline]
     pub(crate) fn id(&mut self, hash: u64, term: &str) -> u32 {

@@ -94,7 +94,10 @@ impl CorpusTerms {
         let parts: Vec<(Interner, Vec<DocTerms>)> = texts
             .par_chunks(chunk)
             .map(|chunk| {
-                let mut interner = Interner::default();
+                // About one new term per 32 bytes of English prose: growing rehashes every
+                // term from its bytes, so the interner starts near its final size.
+                let bytes: usize = chunk.iter().map(|t| t.as_ref().len()).sum();
+                let mut interner = Interner::with_capacity(bytes / 32);
                 let mut ids = Vec::new();
                 let docs = chunk
                     .iter()
@@ -241,18 +244,31 @@ impl Vocabulary {
         corpus: &CorpusTerms,
         config: &VocabularyConfig,
     ) -> Result<(Vocabulary, Vec<Option<u32>>), TextError> {
+        Vocabulary::prune(corpus.terms.clone(), corpus, config)
+    }
+
+    /// [`Vocabulary::from_corpus`], taking the corpus's terms instead of copying them
+    /// (one allocation per term saved); `corpus` supplies the documents and frequencies,
+    /// and its own `terms` may have been taken out already.
+    pub fn prune(
+        terms: Vec<Box<str>>,
+        corpus: &CorpusTerms,
+        config: &VocabularyConfig,
+    ) -> Result<(Vocabulary, Vec<Option<u32>>), TextError> {
         config.validate()?;
         let n_docs = corpus.docs.len() as u64;
-        let kept = select_terms(&corpus.terms, &corpus.df, &corpus.tf, n_docs, config);
-        let mut remap = vec![None; corpus.terms.len()];
+        let kept = select_terms(&terms, &corpus.df, &corpus.tf, n_docs, config);
+        let mut remap = vec![None; terms.len()];
         for (new, &old) in kept.iter().enumerate() {
             remap[old as usize] = Some(new as u32);
         }
+        let mut terms: Vec<Option<Box<str>>> = terms.into_iter().map(Some).collect();
         let entries = kept
             .iter()
             .map(|&id| {
                 let i = id as usize;
-                (corpus.terms[i].clone(), corpus.df[i], corpus.tf[i])
+                let term = terms[i].take().expect("each term is kept at most once");
+                (term, corpus.df[i], corpus.tf[i])
             })
             .collect();
         Ok((Vocabulary::from_sorted(entries, n_docs), remap))
