@@ -1,5 +1,6 @@
-//! `attache bench`: load a running server over gRPC (unary, batch, stream), or measure a
-//! model in this process (offline). The work is in [`crate::loadgen`]; this file maps flags
+//! `attache bench`: load a running server over gRPC (unary, batch, stream; attache or, for
+//! unary and batch, a KServe V2 server such as the MLServer peer), or measure a model in this
+//! process (offline). The work is in [`crate::loadgen`]; this file maps flags
 //! to a plan and prints the report.
 
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::serve::parse_duration;
-use crate::loadgen::{self, Documents, Mode, OfflinePlan, Plan};
+use crate::loadgen::{self, Documents, KserveTarget, Mode, OfflinePlan, Plan, Protocol};
 
 /// Flags of `attache bench`.
 #[derive(Debug, clap::Args)]
@@ -24,9 +25,11 @@ pub struct Args {
 /// The measurements.
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchMode {
-    /// One document per Classify call, CONCURRENCY calls in flight.
+    /// One document per Classify call (kserve-v2: per ModelInfer call), CONCURRENCY calls
+    /// in flight.
     Unary(GrpcArgs),
-    /// BATCH documents per ClassifyBatch call.
+    /// BATCH documents per ClassifyBatch call (kserve-v2: one tensor of BATCH documents per
+    /// ModelInfer call).
     Batch {
         /// Documents per call (the server's --max-batch bounds it; default 64).
         #[arg(long, default_value_t = 64, value_name = "N")]
@@ -34,7 +37,7 @@ pub enum BenchMode {
         #[command(flatten)]
         grpc: GrpcArgs,
     },
-    /// ClassifyStream: one stream per caller, one message per document.
+    /// ClassifyStream: one stream per caller, one message per document (attache only).
     Stream {
         /// Messages sent and not yet answered on each stream (1: strict request/response).
         #[arg(long, default_value_t = 1, value_name = "N")]
@@ -54,6 +57,18 @@ pub struct GrpcArgs {
     /// is refused.
     #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
     pub addr: String,
+    /// The server's API: attache.v1.Classifier, or the KServe V2 (Open Inference) protocol's
+    /// ModelInfer as Seldon MLServer serves it (one BYTES tensor "text" of the documents,
+    /// content_type "str"; unary and batch only).
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Attache)]
+    pub protocol: ProtocolArg,
+    /// kserve-v2: the model to infer with [default: sklearn-nb, the MLServer peer's].
+    #[arg(long, value_name = "NAME")]
+    pub model_name: Option<String>,
+    /// kserve-v2: before the run, wait up to this long for ServerReady to answer true
+    /// (e.g. 120s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub wait_ready: Option<Duration>,
     /// Documents to send: JSON Lines (gzip or not) with a "text" field, sent in order and
     /// cycled; a "labels" (or "label") field, when present, is checked against the answers.
     #[arg(long, value_name = "FILE")]
@@ -77,7 +92,7 @@ pub struct GrpcArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
     /// top_k of each request. 1 by default: the answer then carries the top label only, as
-    /// the scikit-learn peer's does (0: every label).
+    /// the scikit-learn peer's does (0: every label). attache only.
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub top_k: u32,
     /// Worker threads of the load generator [default: one per core].
@@ -86,6 +101,15 @@ pub struct GrpcArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Values of `--protocol`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolArg {
+    /// attache's own attache.v1.Classifier.
+    Attache,
+    /// KServe V2 / Open Inference Protocol ModelInfer (e.g. Seldon MLServer).
+    KserveV2,
 }
 
 /// Flags of `attache bench offline`.
@@ -122,8 +146,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn run_grpc(args: GrpcArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     // The address first: a refused target must not cost the time to read the documents.
     let addr = loadgen::loopback_addr(&args.addr)?;
+    let protocol = match args.protocol {
+        ProtocolArg::Attache => {
+            // Flags that would be silently ignored are refused instead.
+            anyhow::ensure!(
+                args.model_name.is_none() && args.wait_ready.is_none(),
+                "--model-name and --wait-ready apply to --protocol kserve-v2 only"
+            );
+            Protocol::Attache
+        }
+        ProtocolArg::KserveV2 => Protocol::KserveV2(KserveTarget {
+            model: args.model_name.unwrap_or_else(|| "sklearn-nb".to_owned()),
+            wait_ready: args.wait_ready.unwrap_or(Duration::ZERO),
+        }),
+    };
     let plan = Plan {
         addr,
+        protocol,
         mode,
         concurrency: args.concurrency,
         connections: args.connections,

@@ -1,15 +1,19 @@
-//! Closed-loop load against a running `attache.v1.Classifier`: unary, batch or streaming,
-//! bounded by a request count and a duration, whichever comes first.
+//! Closed-loop load against a running server: unary, batch or streaming, bounded by a
+//! request count and a duration, whichever comes first. The server is attache's own
+//! `attache.v1.Classifier` or, for unary and batch, a KServe V2 inference server such as the
+//! MLServer peer ([`super::kserve`]), so both face the same client.
 //!
 //! `concurrency` callers run as tokio tasks; each keeps one call in flight (unary, batch) or
 //! one stream with up to `in_flight` unanswered messages (stream), and sends the next
 //! request only when one is answered. Callers share one request budget, so a run sends
 //! exactly `requests` requests unless the duration ends it first. Documents are taken in
 //! file order, cycling, from one shared cursor: every run sends the same sequence, as the
-//! peers' `load.py` does.
+//! peers' `load.py` does. The loop is the same for every protocol; a [`Caller`] only builds
+//! and sends one request of given documents.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,10 +26,31 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 
 use super::docs::{Document, Documents};
+use super::kserve::{self, KserveTarget};
 use super::stats::{Latencies, Summary};
 use super::LoadError;
 use crate::proto::classifier_client::ClassifierClient;
 use crate::proto::{ClassifyBatchRequest, ClassifyRequest, ClassifyResponse};
+
+/// The API a run speaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// attache's own `attache.v1.Classifier`.
+    Attache,
+    /// The KServe V2 (Open Inference) protocol's `ModelInfer`: one BYTES tensor of the
+    /// request's documents, as the MLServer peer's `load.py` sends. Unary and batch only.
+    KserveV2(KserveTarget),
+}
+
+impl Protocol {
+    /// The protocol's name, as on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Attache => "attache",
+            Protocol::KserveV2(_) => "kserve-v2",
+        }
+    }
+}
 
 /// How requests carry documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +92,8 @@ impl Mode {
 pub struct Plan {
     /// The server (loopback: see [`super::loopback_addr`]).
     pub addr: SocketAddr,
+    /// The API the server speaks.
+    pub protocol: Protocol,
     /// Unary, batch or stream.
     pub mode: Mode,
     /// Callers, each with one call (or stream) in flight.
@@ -81,7 +108,8 @@ pub struct Plan {
     pub warmup: u64,
     /// Deadline of each call (each stream gets `duration + timeout`).
     pub timeout: Duration,
-    /// `top_k` of every request (0: the server returns every label).
+    /// `top_k` of every request (0: the server returns every label). attache only: a KServe
+    /// V2 model answers with whatever outputs it has.
     pub top_k: u32,
 }
 
@@ -112,6 +140,14 @@ impl Plan {
         if self.timeout.is_zero() {
             return invalid("--timeout", "must be more than 0");
         }
+        if let Protocol::KserveV2(target) = &self.protocol {
+            if target.model.is_empty() {
+                return invalid("--model-name", "must not be empty");
+            }
+            if matches!(self.mode, Mode::Stream { .. }) {
+                return invalid("--protocol", kserve::NO_STREAM);
+            }
+        }
         match self.mode {
             Mode::Batch { size: 0 } => invalid("--batch", "must be at least 1"),
             Mode::Stream { in_flight: 0 } => invalid("--in-flight", "must be at least 1"),
@@ -126,6 +162,11 @@ impl Plan {
 pub struct LoadReport {
     /// The server.
     pub target: String,
+    /// `attache` or `kserve-v2`.
+    pub protocol: &'static str,
+    /// The KServe V2 model inferred with (absent for attache).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
     /// `unary`, `batch` or `stream`.
     pub mode: &'static str,
     /// Callers.
@@ -163,12 +204,16 @@ pub struct LoadReport {
 
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shape = format!(
+        let mut shape = match &self.model_name {
+            Some(m) => format!("{} model {m}, ", self.protocol),
+            None => String::new(),
+        };
+        shape.push_str(&format!(
             "concurrency {}, {} connection{}",
             self.concurrency,
             self.connections,
             if self.connections == 1 { "" } else { "s" }
-        );
+        ));
         match self.mode {
             "batch" => shape.push_str(&format!(", {} docs per call", self.batch)),
             "stream" => shape.push_str(&format!(", {} in flight per stream", self.in_flight)),
@@ -220,35 +265,105 @@ pub async fn run(plan: &Plan, docs: Arc<Documents>) -> Result<LoadReport, LoadEr
             problem: "no documents".into(),
         });
     }
-    let clients = connect(plan).await?;
-    if plan.warmup > 0 {
-        run_phase(plan, &clients, &docs, plan.warmup).await;
+    let endpoint = endpoint(plan)?;
+    if let Protocol::KserveV2(target) = &plan.protocol {
+        if !target.wait_ready.is_zero() {
+            kserve::wait_ready(&endpoint, target.wait_ready).await?;
+        }
     }
-    let started = Instant::now();
-    let tally = run_phase(plan, &clients, &docs, plan.requests).await;
-    Ok(report(plan, tally, started.elapsed()))
+    let channels = connect(plan, &endpoint).await?;
+    // Caller i uses connection i mod connections.
+    let channel = |i: usize| channels[i % channels.len()].clone();
+    let report = match (&plan.protocol, plan.mode) {
+        (Protocol::Attache, Mode::Unary) => {
+            let top_k = plan.top_k;
+            measure(plan, docs, |i, phase| {
+                let caller = AttacheUnary {
+                    client: attache_client(channel(i)),
+                    top_k,
+                };
+                async move { closed_loop(caller, &phase, 1).await }
+            })
+            .await
+        }
+        (Protocol::Attache, Mode::Batch { size }) => {
+            let top_k = plan.top_k;
+            measure(plan, docs, |i, phase| {
+                let caller = AttacheBatch {
+                    client: attache_client(channel(i)),
+                    top_k,
+                };
+                async move { closed_loop(caller, &phase, size).await }
+            })
+            .await
+        }
+        (Protocol::Attache, Mode::Stream { in_flight }) => {
+            let top_k = plan.top_k;
+            measure(plan, docs, |i, phase| {
+                let client = attache_client(channel(i));
+                async move { stream(client, &phase, in_flight, top_k).await }
+            })
+            .await
+        }
+        (Protocol::KserveV2(target), mode) => {
+            let size = mode.docs_per_request();
+            measure(plan, docs, |i, phase| {
+                let caller = kserve::Caller::new(channel(i), &target.model);
+                async move { closed_loop(caller, &phase, size).await }
+            })
+            .await
+        }
+    };
+    Ok(report)
 }
 
-async fn connect(plan: &Plan) -> Result<Vec<ClassifierClient<Channel>>, LoadError> {
+/// The server's address as a tonic endpoint, with the options every connection shares.
+fn endpoint(plan: &Plan) -> Result<Endpoint, LoadError> {
     let target = plan.addr.to_string();
-    let connect_err = |source| LoadError::Connect {
-        addr: target.clone(),
-        source,
-    };
-    let endpoint = Endpoint::from_shared(format!("http://{target}"))
-        .map_err(connect_err)?
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5));
-    let mut clients = Vec::with_capacity(plan.connections);
+    Endpoint::from_shared(format!("http://{target}"))
+        .map(|e| e.tcp_nodelay(true).connect_timeout(Duration::from_secs(5)))
+        .map_err(|source| LoadError::Connect {
+            addr: target,
+            source,
+        })
+}
+
+/// Opens `plan.connections` HTTP/2 connections.
+async fn connect(plan: &Plan, endpoint: &Endpoint) -> Result<Vec<Channel>, LoadError> {
+    let mut channels = Vec::with_capacity(plan.connections);
     for _ in 0..plan.connections {
-        let channel = endpoint.connect().await.map_err(connect_err)?;
-        clients.push(
-            ClassifierClient::new(channel)
-                .max_decoding_message_size(64 << 20)
-                .max_encoding_message_size(64 << 20),
+        channels.push(
+            endpoint
+                .connect()
+                .await
+                .map_err(|source| LoadError::Connect {
+                    addr: plan.addr.to_string(),
+                    source,
+                })?,
         );
     }
-    Ok(clients)
+    Ok(channels)
+}
+
+fn attache_client(channel: Channel) -> ClassifierClient<Channel> {
+    ClassifierClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20)
+}
+
+/// The warm-up, then the measured run, each with `concurrency` tasks made by `worker`
+/// (given the caller's index and the phase's shared state).
+async fn measure<W, F>(plan: &Plan, docs: Arc<Documents>, worker: W) -> LoadReport
+where
+    W: Fn(usize, Arc<Phase>) -> F,
+    F: Future<Output = Tally> + Send + 'static,
+{
+    if plan.warmup > 0 {
+        run_phase(plan, &docs, plan.warmup, &worker).await;
+    }
+    let started = Instant::now();
+    let tally = run_phase(plan, &docs, plan.requests, &worker).await;
+    report(plan, tally, started.elapsed())
 }
 
 /// State the callers of one phase share.
@@ -260,7 +375,6 @@ struct Phase {
     cursor: AtomicU64,
     timeout: Duration,
     stream_timeout: Duration,
-    top_k: u32,
 }
 
 impl Phase {
@@ -273,15 +387,90 @@ impl Phase {
     fn next(&self, n: usize) -> u64 {
         self.cursor.fetch_add(n as u64, Ordering::Relaxed)
     }
+}
 
-    fn request(&self, position: u64) -> ClassifyRequest {
-        ClassifyRequest {
-            id: position.to_string(),
-            text: self.docs.cycled(position).text.clone(),
-            top_k: self.top_k,
-            ..Default::default()
+/// The attache request for the document at cursor `position` (its id is the position).
+fn classify_request(docs: &Documents, position: u64, top_k: u32) -> ClassifyRequest {
+    ClassifyRequest {
+        id: position.to_string(),
+        text: docs.cycled(position).text.clone(),
+        top_k,
+        ..Default::default()
+    }
+}
+
+/// What a protocol does for the closed loop ([`closed_loop`]): build one request of the
+/// documents at cursor positions `first..first + n`, send it, and name each document's top
+/// label. Building is kept apart from sending so the latency clock covers only the call.
+pub(crate) trait Caller: Send + 'static {
+    /// The request message.
+    type Message: Send + 'static;
+
+    /// The request for `n` documents from cursor position `first`.
+    fn prepare(&self, docs: &Documents, first: u64, n: usize) -> Self::Message;
+
+    /// Sends one request (its deadline set). On success, the top label of each document in
+    /// request order (`None` where the answer has none); on failure, the failure's name (a
+    /// gRPC status code name, or `INVALID_RESPONSE`).
+    fn send(
+        &mut self,
+        request: Request<Self::Message>,
+    ) -> impl Future<Output = Result<Vec<Option<String>>, &'static str>> + Send;
+}
+
+/// `Classify`: one document per call.
+struct AttacheUnary {
+    client: ClassifierClient<Channel>,
+    top_k: u32,
+}
+
+impl Caller for AttacheUnary {
+    type Message = ClassifyRequest;
+
+    fn prepare(&self, docs: &Documents, first: u64, _n: usize) -> ClassifyRequest {
+        classify_request(docs, first, self.top_k)
+    }
+
+    async fn send(
+        &mut self,
+        request: Request<ClassifyRequest>,
+    ) -> Result<Vec<Option<String>>, &'static str> {
+        match self.client.classify(request).await {
+            Ok(r) => Ok(vec![top_label(r.into_inner())]),
+            Err(status) => Err(code_name(status.code())),
         }
     }
+}
+
+/// `ClassifyBatch`: `n` documents per call.
+struct AttacheBatch {
+    client: ClassifierClient<Channel>,
+    top_k: u32,
+}
+
+impl Caller for AttacheBatch {
+    type Message = ClassifyBatchRequest;
+
+    fn prepare(&self, docs: &Documents, first: u64, n: usize) -> ClassifyBatchRequest {
+        let documents = (first..first + n as u64)
+            .map(|p| classify_request(docs, p, self.top_k))
+            .collect();
+        ClassifyBatchRequest { documents }
+    }
+
+    async fn send(
+        &mut self,
+        request: Request<ClassifyBatchRequest>,
+    ) -> Result<Vec<Option<String>>, &'static str> {
+        match self.client.classify_batch(request).await {
+            Ok(r) => Ok(r.into_inner().results.into_iter().map(top_label).collect()),
+            Err(status) => Err(code_name(status.code())),
+        }
+    }
+}
+
+fn top_label(response: ClassifyResponse) -> Option<String> {
+    response.labels.into_iter().next().map(|l| l.label)
 }
 
 /// What one caller saw.
@@ -300,10 +489,10 @@ impl Tally {
         *self.errors.entry(code.to_owned()).or_default() += n;
     }
 
-    fn check(&mut self, response: &ClassifyResponse, doc: &Document) {
+    fn check(&mut self, top: Option<&str>, doc: &Document) {
         if let Some(gold) = &doc.label {
             self.checked += 1;
-            if response.labels.first().is_some_and(|l| &l.label == gold) {
+            if top == Some(gold.as_str()) {
                 self.correct += 1;
             }
         }
@@ -321,12 +510,11 @@ impl Tally {
     }
 }
 
-async fn run_phase(
-    plan: &Plan,
-    clients: &[ClassifierClient<Channel>],
-    docs: &Arc<Documents>,
-    limit: u64,
-) -> Tally {
+async fn run_phase<W, F>(plan: &Plan, docs: &Arc<Documents>, limit: u64, worker: &W) -> Tally
+where
+    W: Fn(usize, Arc<Phase>) -> F,
+    F: Future<Output = Tally> + Send + 'static,
+{
     let phase = Arc::new(Phase {
         docs: docs.clone(),
         issued: AtomicU64::new(0),
@@ -335,21 +523,9 @@ async fn run_phase(
         cursor: AtomicU64::new(0),
         timeout: plan.timeout,
         stream_timeout: plan.duration + plan.timeout,
-        top_k: plan.top_k,
     });
     let workers: Vec<_> = (0..plan.concurrency)
-        .map(|i| {
-            let client = clients[i % clients.len()].clone();
-            let phase = phase.clone();
-            let mode = plan.mode;
-            tokio::spawn(async move {
-                match mode {
-                    Mode::Unary => unary(client, &phase).await,
-                    Mode::Batch { size } => batch(client, &phase, size).await,
-                    Mode::Stream { in_flight } => stream(client, &phase, in_flight).await,
-                }
-            })
-        })
+        .map(|i| tokio::spawn(worker(i, phase.clone())))
         .collect();
     let mut total = Tally::default();
     for joined in futures::future::join_all(workers).await {
@@ -362,53 +538,37 @@ async fn run_phase(
     total
 }
 
-async fn unary(mut client: ClassifierClient<Channel>, phase: &Phase) -> Tally {
-    let mut t = Tally::default();
-    while phase.take() {
-        let position = phase.next(1);
-        let mut request = Request::new(phase.request(position));
-        request.set_timeout(phase.timeout);
-        let started = Instant::now();
-        match client.classify(request).await {
-            Ok(r) => {
-                t.latencies.record(started.elapsed());
-                t.ok += 1;
-                t.docs += 1;
-                t.check(r.get_ref(), phase.docs.cycled(position));
-            }
-            Err(status) => t.error(code_name(status.code()), 1),
-        }
-    }
-    t
-}
-
-async fn batch(mut client: ClassifierClient<Channel>, phase: &Phase, size: usize) -> Tally {
+/// One caller of a unary or batch run: a request of `size` documents at a time, the next
+/// one sent when the last is answered.
+async fn closed_loop<C: Caller>(mut caller: C, phase: &Phase, size: usize) -> Tally {
     let mut t = Tally::default();
     while phase.take() {
         let first = phase.next(size);
-        let documents = (first..first + size as u64)
-            .map(|p| phase.request(p))
-            .collect();
-        let mut request = Request::new(ClassifyBatchRequest { documents });
+        let mut request = Request::new(caller.prepare(&phase.docs, first, size));
         request.set_timeout(phase.timeout);
         let started = Instant::now();
-        match client.classify_batch(request).await {
-            Ok(r) if r.get_ref().results.len() == size => {
+        match caller.send(request).await {
+            Ok(top) if top.len() == size => {
                 t.latencies.record(started.elapsed());
                 t.ok += 1;
                 t.docs += size as u64;
-                for (p, result) in (first..).zip(&r.get_ref().results) {
-                    t.check(result, phase.docs.cycled(p));
+                for (p, label) in (first..).zip(&top) {
+                    t.check(label.as_deref(), phase.docs.cycled(p));
                 }
             }
             Ok(_) => t.error("INVALID_RESPONSE", 1),
-            Err(status) => t.error(code_name(status.code()), 1),
+            Err(code) => t.error(code, 1),
         }
     }
     t
 }
 
-async fn stream(mut client: ClassifierClient<Channel>, phase: &Phase, in_flight: usize) -> Tally {
+async fn stream(
+    mut client: ClassifierClient<Channel>,
+    phase: &Phase,
+    in_flight: usize,
+    top_k: u32,
+) -> Tally {
     let mut t = Tally::default();
     // One stream per turn of this loop; a failed stream is replaced while budget remains.
     while phase.take() {
@@ -418,7 +578,10 @@ async fn stream(mut client: ClassifierClient<Channel>, phase: &Phase, in_flight:
         let mut claimed = true;
         while claimed {
             let position = phase.next(1);
-            if tx.try_send(phase.request(position)).is_err() {
+            if tx
+                .try_send(classify_request(&phase.docs, position, top_k))
+                .is_err()
+            {
                 break;
             }
             pending.push_back((Instant::now(), position));
@@ -442,12 +605,13 @@ async fn stream(mut client: ClassifierClient<Channel>, phase: &Phase, in_flight:
                     pending.pop_front();
                     t.ok += 1;
                     t.docs += 1;
-                    t.check(&r, phase.docs.cycled(position));
+                    let top = r.labels.first().map(|l| l.label.as_str());
+                    t.check(top, phase.docs.cycled(position));
                     match &tx {
                         Some(s) if phase.take() => {
                             let next = phase.next(1);
                             // A closed stream shows up as an error on the next message.
-                            let _ = s.send(phase.request(next)).await;
+                            let _ = s.send(classify_request(&phase.docs, next, top_k)).await;
                             pending.push_back((Instant::now(), next));
                         }
                         // Budget spent: close our side so the server ends the stream.
@@ -484,6 +648,11 @@ fn report(plan: &Plan, mut t: Tally, wall: Duration) -> LoadReport {
     let per_s = |n: u64| if wall_s > 0.0 { n as f64 / wall_s } else { 0.0 };
     LoadReport {
         target: plan.addr.to_string(),
+        protocol: plan.protocol.name(),
+        model_name: match &plan.protocol {
+            Protocol::KserveV2(t) => Some(t.model.clone()),
+            Protocol::Attache => None,
+        },
         mode: plan.mode.name(),
         concurrency: plan.concurrency,
         connections: plan.connections,
@@ -535,6 +704,7 @@ mod tests {
     fn plan() -> Plan {
         Plan {
             addr: "127.0.0.1:1".parse().unwrap(),
+            protocol: Protocol::Attache,
             mode: Mode::Unary,
             concurrency: 1,
             connections: 1,
@@ -607,7 +777,6 @@ mod tests {
             cursor: AtomicU64::new(0),
             timeout: Duration::from_secs(1),
             stream_timeout: Duration::from_secs(1),
-            top_k: 0,
         };
         let p = phase(3, Instant::now() + Duration::from_secs(60));
         assert_eq!((0..10).filter(|_| p.take()).count(), 3);

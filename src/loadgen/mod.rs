@@ -7,6 +7,8 @@
 //!   field and, optionally, labels to check the answers against.
 //! - [`stats`]: latency percentiles and error counts.
 //! - [`grpc`]: unary, batch and streaming load, bounded by a request count and a duration.
+//! - [`kserve`]: the same load (unary, batch) against a KServe V2 inference server, such as
+//!   the MLServer peer, so both servers face one client.
 //! - [`offline`]: batch and one-document-per-call throughput, single-document latency and
 //!   model load time, in this process (what `offline.py` measures for the peers).
 //!
@@ -18,12 +20,14 @@
 pub mod addr;
 pub mod docs;
 pub mod grpc;
+pub mod kserve;
 pub mod offline;
 pub mod stats;
 
 pub use addr::loopback_addr;
 pub use docs::{Document, Documents};
-pub use grpc::{run, LoadReport, Mode, Plan};
+pub use grpc::{run, LoadReport, Mode, Plan, Protocol};
+pub use kserve::KserveTarget;
 pub use offline::{measure, OfflinePlan, OfflineReport};
 pub use stats::Latencies;
 
@@ -82,6 +86,16 @@ pub enum LoadError {
         /// The transport's complaint.
         #[source]
         source: tonic::transport::Error,
+    },
+    /// A KServe V2 server did not report ready in time (`--wait-ready`).
+    #[error("{addr} not ready after {within:?}: {last}")]
+    NotReady {
+        /// The target.
+        addr: String,
+        /// How long we waited.
+        within: std::time::Duration,
+        /// The last answer, or why there was none.
+        last: String,
     },
     /// The model file could not be loaded.
     #[error("cannot load model {}: {source}", path.display())]
