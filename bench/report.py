@@ -390,18 +390,21 @@ def table_serving(runs, lines):
               "cycling) with a CountVectorizer-style multinomial model trained on its training set. Closed "
               "loop: each of c callers keeps one request in flight. *py*: a Python grpcio asyncio client (the "
               "peer's load.py for MLServer, bench/attache_load.py for attache, same design); *rs*: `attache "
-              "bench` (Rust, tonic). Everything runs on the same cores as the server, so the client's CPU "
-              "caps what a server can show — the Python client far more than the Rust one. MLServer speaks "
-              "KServe V2 (one BYTES tensor per document); attache answers with the top label (top_k 1).", ""]
+              "bench` (Rust, tonic), with `--protocol kserve-v2` for MLServer: the same closed loop and "
+              "documents, whichever server it drives. Rows are grouped by client and load, so each server "
+              "sits next to the others under the same client. Everything runs on the same cores as the "
+              "server, so the client's CPU caps what a server can show — the Python client far more than the "
+              "Rust one. MLServer speaks KServe V2 (`ModelInfer`: one BYTES tensor of the request's "
+              "documents in, one label per document out); attache answers with the top label (top_k 1).", ""]
     lines += ["*Server CPU/doc* is the CPU time (user + system, all its processes) the server used during the "
               "run divided by the documents answered: what a document costs the server, whatever the client "
               "costs (clock-tick resolution, 10 ms per run).", ""]
     lines += ["| server | client | load | req/s | docs/s | p50 (ms) | p99 (ms) | errors | server CPU/doc (µs) | command |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
     got = {}
-    for server in SERVER_LABELS:
-        for client in ("py", "rs"):
-            for key, label in LOADS:
+    for client in ("py", "rs"):
+        for key, label in LOADS:
+            for server in SERVER_LABELS:
                 name = f"load.{server}.{client}.{key}"
                 if not os.path.exists(runs.path(name, "cmd")):
                     continue
@@ -422,16 +425,20 @@ def table_serving(runs, lines):
                              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
                              f"{f(r['cpu_us_per_doc'], '{:.0f}')} | {runs.cmd(name)} |")
     lines += runs.commands()
-    lines += ["", "Target (unary, c=16: attache ≥ 20× MLServer's req/s, with a lower p99):", ""]
+    lines += ["", "Target (unary, c=16: attache ≥ 20× MLServer's req/s, with a lower p99; each server "
+              "driven by the same client):", ""]
     for ml in ("mlserver-w1", "mlserver-w0"):
-        m = got.get((ml, "py", "unary-c16"))
         for client in ("py", "rs"):
-            a = got.get(("attache", client, "unary-c16"))
-            if a and m:
-                lines.append(f"- attache ({client} client) vs {SERVER_LABELS[ml]} (py client): "
-                             f"{verdict(ratio(a['req_s'], m['req_s']), 20)}; p99 {a['p99_ms']:.2f} vs "
-                             f"{m['p99_ms']:.2f} ms ({'lower' if a['p99_ms'] < m['p99_ms'] else '**not lower**'})")
-        a = got.get(("attache", "py", "unary-c16"))
+            a, m = got.get(("attache", client, "unary-c16")), got.get((ml, client, "unary-c16"))
+            if not (a or m):
+                continue
+            if not (a and m):
+                lines.append(f"- {client} client on both, attache vs {SERVER_LABELS[ml]}: not measured")
+                continue
+            lines.append(f"- {client} client on both, attache vs {SERVER_LABELS[ml]}: "
+                         f"{verdict(ratio(a['req_s'], m['req_s']), 20)}; p99 {a['p99_ms']:.2f} vs "
+                         f"{m['p99_ms']:.2f} ms ({'lower' if a['p99_ms'] < m['p99_ms'] else '**not lower**'})")
+        a, m = got.get(("attache", "py", "unary-c16")), got.get((ml, "py", "unary-c16"))
         if a and m and a.get("cpu_us_per_doc") and m.get("cpu_us_per_doc"):
             lines.append(f"- server CPU per document, unary c=16, same Python client: MLServer "
                          f"{m['cpu_us_per_doc']:.0f} µs / attache {a['cpu_us_per_doc']:.0f} µs = "

@@ -325,6 +325,24 @@ python_load() {  # python_load NAME ADDR: warm-up, unary c=1/16/64, batch 64 at 
   fi
 }
 
+# The Rust client against MLServer too (`--protocol kserve-v2`: ModelInfer, one BYTES tensor of
+# the documents, as load.py sends), so both servers are also measured with the client that costs
+# least: attache's Rust-client unary and batch runs, same counts, durations and warm-up (KServe V2
+# has no per-document stream).
+rust_kserve_load() {  # rust_kserve_load NAME ADDR
+  local name=$1 addr=$2 c
+  for c in 1 16 64; do
+    log "$name: rust client, unary c=$c"
+    load "load.$name.rs.unary-c$c" "$BIN" bench unary --protocol kserve-v2 --model-name sklearn-nb \
+      --addr "$addr" --data "$sd/test.jsonl.gz" --concurrency "$c" --requests "$UNARY_REQ" \
+      --duration "${SECS}s" --warmup "$WARM" --json || true
+  done
+  log "$name: rust client, batch 64 c=4"
+  load "load.$name.rs.batch64-c4" "$BIN" bench batch --protocol kserve-v2 --model-name sklearn-nb \
+    --addr "$addr" --data "$sd/test.jsonl.gz" --batch 64 --concurrency 4 --requests "$BATCH_REQ" \
+    --duration "${SECS}s" --warmup 20 --json || true
+}
+
 peak() {  # peak NAME PGID: memory of the server after the load runs
   echo "{\"server\": \"$1\", \"peak_rss_kb\": $(rss_kb VmHWM "$2"), \"rss_kb\": $(rss_kb VmRSS "$2")}" \
     > "$OUT/runs/mem.$1.load.json"
@@ -374,6 +392,7 @@ for w in 1 0; do
   g=$!; GROUPS_STARTED+=("$g"); SERVER_GROUP=$g
   if ready "$name" "127.0.0.1:$gp" "$g" "$t0"; then
     python_load "$name" "127.0.0.1:$gp" || log "$name: python load failed"
+    rust_kserve_load "$name" "127.0.0.1:$gp"
     peak "$name" "$g"
   else
     log "$name: did not become ready (see $OUT/logs/$name.err)"
