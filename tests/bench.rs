@@ -1,5 +1,6 @@
 //! Specifications of `attache bench`: the gRPC load generator against a real server in this
-//! process on 127.0.0.1:0, the loopback-only rule, and the in-process measurement.
+//! process on 127.0.0.1:0 (and, with `--protocol kserve-v2`, against a fake KServe V2 server
+//! that checks what it is sent), the loopback-only rule, and the in-process measurement.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
