@@ -926,6 +926,65 @@ async fn attache_health_exits_zero_only_for_a_serving_service() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
 
+/// A Kubernetes ConfigMap volume: `name` links to `..data/name`, `..data` links to a
+/// timestamped directory holding the files. An update writes a new directory, repoints
+/// `..data` atomically (a rename over it) and deletes the old directory.
+fn publish_configmap(dir: &std::path::Path, stamp: &str, name: &str, model: &std::path::Path) {
+    let target = dir.join(stamp);
+    std::fs::create_dir(&target).unwrap();
+    std::fs::copy(model, target.join(name)).unwrap();
+    let old = std::fs::read_link(dir.join("..data")).ok();
+    std::os::unix::fs::symlink(stamp, dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    if let Some(old) = old {
+        std::fs::remove_dir_all(dir.join(old)).unwrap();
+    } else {
+        std::os::unix::fs::symlink(format!("..data/{name}"), dir.join(name)).unwrap();
+    }
+}
+
+#[test]
+fn sighup_follows_a_model_mounted_from_a_kubernetes_configmap_to_its_update() {
+    let f = fixture();
+    let mount = f.dir.path().join("configmap");
+    std::fs::create_dir(&mount).unwrap();
+    publish_configmap(&mount, "..2026_11_25_01", "model.attache", &f.v1);
+    let model = mount.join("model.attache");
+    let mut server = Spawned::start(&["--model", model.to_str().unwrap()], &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = server.addr;
+    let version = || {
+        rt.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut c = attache::proto::classifier_client::ClassifierClient::new(channel);
+            c.classify(doc("cm", TRADE_TEXT))
+                .await
+                .unwrap()
+                .into_inner()
+                .model_version
+        })
+    };
+    assert_eq!(version(), "1");
+
+    // The update removes the directory the model was first read from.
+    publish_configmap(&mount, "..2026_11_25_02", "model.attache", &f.v2);
+    assert!(!mount.join("..2026_11_25_01").exists());
+    server.signal("HUP");
+    let reloaded = server.wait_for_log("model reloaded");
+    assert!(reloaded.contains("model.attache"), "{reloaded}");
+    assert_eq!(version(), "2");
+
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().code(), Some(0));
+}
+
 #[test]
 fn the_binary_serves_reloads_on_sighup_and_exits_zero_on_sigterm() {
     let f = fixture();

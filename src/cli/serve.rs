@@ -311,10 +311,13 @@ fn load(
     match file {
         Some(path) => {
             let (model, _) = super::load_model(Some(path))?;
-            let canonical = std::fs::canonicalize(path)
+            // Absolute but not canonical: SIGHUP re-reads this path, following its symbolic
+            // links as they are then (a Kubernetes ConfigMap update repoints `..data` and
+            // deletes the old target), and the model directory is the folder it was named in.
+            let absolute = std::path::absolute(path)
                 .with_context(|| format!("cannot resolve {}", path.display()))?;
-            let dir = canonical.parent().map(Path::to_path_buf);
-            Ok((model, ModelSource::File(canonical), dir))
+            let dir = absolute.parent().map(Path::to_path_buf);
+            Ok((model, ModelSource::File(absolute), dir))
         }
         None => {
             let (model, description) = super::load_model(None)?;

@@ -20,7 +20,8 @@ use crate::proto;
 /// Where a served model came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelSource {
-    /// A model file (canonical path); an empty-path reload reads it again.
+    /// A model file (an absolute path, symbolic links unresolved); an empty-path reload
+    /// reads it again.
     File(PathBuf),
     /// The model embedded in the binary; described by the string (e.g. `built-in (...)`).
     BuiltIn(String),
@@ -154,17 +155,24 @@ impl ModelHandle {
         path: &str,
         current: &ModelSource,
     ) -> Result<(Model, PathBuf), ServerError> {
-        let file = if path.is_empty() {
+        // `read` is the file opened now; `named` the path recorded for the next empty-path
+        // reload. They differ through symbolic links: the recorded path keeps its links
+        // unresolved, so a reload follows them to wherever they point by then (a Kubernetes
+        // ConfigMap volume publishes an update by repointing its `..data` link and deleting
+        // the directory the old link led to).
+        let (read, named) = if path.is_empty() {
             match current {
-                ModelSource::File(p) => p.clone(),
+                ModelSource::File(p) => (p.clone(), p.clone()),
                 ModelSource::BuiltIn(_) => return Err(ServerError::NothingToReload),
             }
         } else {
             let dir = self.model_dir.as_deref().ok_or(ServerError::NoModelDir)?;
-            reload::resolve(dir, path)?
+            // The checks run on the canonical path, and that is the file read; `path` is
+            // relative to `dir` or an absolute path inside it, so joining gives its name.
+            (reload::resolve(dir, path)?, dir.join(path))
         };
         // Reading and validating a model is blocking work (file I/O, refitting weights).
-        tokio::task::spawn_blocking(move || reload::load(&file).map(|m| (m, file)))
+        tokio::task::spawn_blocking(move || reload::load(&read).map(|m| (m, named)))
             .await
             .map_err(|e| ServerError::Internal(format!("model loading task failed: {e}")))?
     }
