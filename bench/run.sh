@@ -388,7 +388,9 @@ for w in 1 0; do
           --http-port "$hp" --metrics-port "$mp" --workers "$w")
   show "${ml_cmd[@]}" > "$OUT/runs/serve.$name.cmd"
   t0=$(date +%s.%N)
-  setsid "${ml_cmd[@]}" > "$OUT/logs/$name.out" 2> "$OUT/logs/$name.err" &
+  # From $TMP: MLServer writes a `.metrics/` folder into its working directory. `exec` keeps
+  # $! the server's own process group (setsid execs in place outside job control).
+  (cd "$TMP" && exec setsid "${ml_cmd[@]}") > "$OUT/logs/$name.out" 2> "$OUT/logs/$name.err" &
   g=$!; GROUPS_STARTED+=("$g"); SERVER_GROUP=$g
   if ready "$name" "127.0.0.1:$gp" "$g" "$t0"; then
     python_load "$name" "127.0.0.1:$gp" || log "$name: python load failed"
