@@ -926,6 +926,24 @@ async fn attache_health_exits_zero_only_for_a_serving_service() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
 
+/// A blocking way to ask a spawned server which model version answers a call (a fresh
+/// connection each time, so the answer cannot come from a connection opened before a reload).
+fn version_of(rt: &tokio::runtime::Runtime, addr: std::net::SocketAddr) -> String {
+    rt.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut c = attache::proto::classifier_client::ClassifierClient::new(channel);
+        c.classify(doc("version", TRADE_TEXT))
+            .await
+            .unwrap()
+            .into_inner()
+            .model_version
+    })
+}
+
 /// A Kubernetes ConfigMap volume: `name` links to `..data/name`, `..data` links to a
 /// timestamped directory holding the files. An update writes a new directory, repoints
 /// `..data` atomically (a rename over it) and deletes the old directory.
@@ -956,21 +974,7 @@ fn sighup_follows_a_model_mounted_from_a_kubernetes_configmap_to_its_update() {
         .build()
         .unwrap();
     let addr = server.addr;
-    let version = || {
-        rt.block_on(async {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            let mut c = attache::proto::classifier_client::ClassifierClient::new(channel);
-            c.classify(doc("cm", TRADE_TEXT))
-                .await
-                .unwrap()
-                .into_inner()
-                .model_version
-        })
-    };
+    let version = || version_of(&rt, addr);
     assert_eq!(version(), "1");
 
     // The update removes the directory the model was first read from.
@@ -1005,21 +1009,7 @@ fn the_binary_serves_reloads_on_sighup_and_exits_zero_on_sigterm() {
         .build()
         .unwrap();
     let addr = server.addr;
-    let version = || {
-        rt.block_on(async {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            let mut c = attache::proto::classifier_client::ClassifierClient::new(channel);
-            c.classify(doc("bin", TRADE_TEXT))
-                .await
-                .unwrap()
-                .into_inner()
-                .model_version
-        })
-    };
+    let version = || version_of(&rt, addr);
     assert_eq!(version(), "1");
     // One JSON log line per call, with method, code, latency, request id and the excerpt.
     let call = server.wait_for_log(r#""method":"attache.v1.Classifier/Classify""#);
