@@ -212,22 +212,25 @@ fn attache() -> Command {
     Command::new(env!("CARGO_BIN_EXE_attache"))
 }
 
+/// Runs `attache LIST --data DATA`, expects a usage error (exit 2, nothing on stdout) and
+/// returns what it said on stderr.
+fn refused(list: &[&str], data: &Path) -> String {
+    let out = attache().args(args(list, data)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{list:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{list:?}");
+    stderr
+}
+
 #[test]
 fn the_binary_refuses_a_non_loopback_address_with_exit_2() {
     let f = fixture();
     for addr in ["10.1.2.3:50051", "example.com:50051", "0.0.0.0:50051"] {
-        let out = attache()
-            .args(["bench", "unary", "--addr", addr, "--data"])
-            .arg(&f.data)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{addr}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = refused(&["bench", "unary", "--addr", addr], &f.data);
         assert!(
             stderr.contains("not a loopback address") && !stderr.contains("panicked"),
             "{stderr}"
         );
-        assert!(out.stdout.is_empty());
     }
 }
 
@@ -531,42 +534,30 @@ async fn kserve_v2_unary_and_batch_send_what_the_report_counts() {
 #[test]
 fn kserve_v2_refuses_stream_and_attache_refuses_kserve_flags_and_wait_ready_gives_up() {
     let f = fixture();
-    let out = attache()
-        .args([
-            "bench",
-            "stream",
-            "--protocol",
-            "kserve-v2",
-            "--addr",
-            "127.0.0.1:1",
-        ])
-        .arg("--data")
-        .arg(&f.data)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stream = [
+        "bench",
+        "stream",
+        "--protocol",
+        "kserve-v2",
+        "--addr",
+        "127.0.0.1:1",
+    ];
+    let stderr = refused(&stream, &f.data);
     assert!(
         stderr.contains("--protocol") && stderr.contains("no per-document stream"),
         "{stderr}"
     );
     assert!(stderr.contains("only unary ModelInfer"), "{stderr}");
 
-    let out = attache()
-        .args([
-            "bench",
-            "unary",
-            "--model-name",
-            "x",
-            "--addr",
-            "127.0.0.1:1",
-        ])
-        .arg("--data")
-        .arg(&f.data)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let unary = [
+        "bench",
+        "unary",
+        "--model-name",
+        "x",
+        "--addr",
+        "127.0.0.1:1",
+    ];
+    let stderr = refused(&unary, &f.data);
     assert!(stderr.contains("kserve-v2 only"), "{stderr}");
 
     // --wait-ready gives up, saying so, when nothing answers in time.
@@ -575,22 +566,17 @@ fn kserve_v2_refuses_stream_and_attache_refuses_kserve_flags_and_wait_ready_give
         .local_addr()
         .unwrap()
         .port();
-    let out = attache()
-        .args([
-            "bench",
-            "unary",
-            "--protocol",
-            "kserve-v2",
-            "--wait-ready",
-            "300ms",
-        ])
-        .arg(format!("--addr=127.0.0.1:{port}"))
-        .arg("--data")
-        .arg(&f.data)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let addr = format!("--addr=127.0.0.1:{port}");
+    let wait = [
+        "bench",
+        "unary",
+        "--protocol",
+        "kserve-v2",
+        "--wait-ready",
+        "300ms",
+        &addr,
+    ];
+    let stderr = refused(&wait, &f.data);
     assert!(stderr.contains("not ready after 300ms"), "{stderr}");
 
     // The library refuses the plan too, naming the flag.

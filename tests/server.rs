@@ -926,9 +926,14 @@ async fn attache_health_exits_zero_only_for_a_serving_service() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
 
-/// A blocking way to ask a spawned server which model version answers a call (a fresh
-/// connection each time, so the answer cannot come from a connection opened before a reload).
-fn version_of(rt: &tokio::runtime::Runtime, addr: std::net::SocketAddr) -> String {
+/// Which model version a spawned server answers a call with. Blocking, on a runtime of its
+/// own that is dropped before returning, so the connection is fresh (never one opened
+/// before a reload) and closed afterwards (nothing left for a graceful shutdown to drain).
+fn version_of(addr: std::net::SocketAddr) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .unwrap()
@@ -969,13 +974,8 @@ fn sighup_follows_a_model_mounted_from_a_kubernetes_configmap_to_its_update() {
     publish_configmap(&mount, "..2026_11_25_01", "model.attache", &f.v1);
     let model = mount.join("model.attache");
     let mut server = Spawned::start(&["--model", model.to_str().unwrap()], &[]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let addr = server.addr;
-    let version = || version_of(&rt, addr);
-    assert_eq!(version(), "1");
+    assert_eq!(version_of(addr), "1");
 
     // The update removes the directory the model was first read from.
     publish_configmap(&mount, "..2026_11_25_02", "model.attache", &f.v2);
@@ -983,10 +983,7 @@ fn sighup_follows_a_model_mounted_from_a_kubernetes_configmap_to_its_update() {
     server.signal("HUP");
     let reloaded = server.wait_for_log("model reloaded");
     assert!(reloaded.contains("model.attache"), "{reloaded}");
-    assert_eq!(version(), "2");
-    // Dropping the runtime closes the client's connections, so shutting down has nothing
-    // to drain (an idle connection would hold it for the whole grace period).
-    drop(rt);
+    assert_eq!(version_of(addr), "2");
 
     server.signal("TERM");
     assert_eq!(server.wait_exit().code(), Some(0));
@@ -1012,7 +1009,7 @@ fn the_binary_serves_reloads_on_sighup_and_exits_zero_on_sigterm() {
         .build()
         .unwrap();
     let addr = server.addr;
-    let version = || version_of(&rt, addr);
+    let version = || version_of(addr);
     assert_eq!(version(), "1");
     // One JSON log line per call, with method, code, latency, request id and the excerpt.
     let call = server.wait_for_log(r#""method":"attache.v1.Classifier/Classify""#);
