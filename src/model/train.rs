@@ -25,12 +25,16 @@ pub fn extract_features<S: AsRef<str> + Sync>(
 ) -> Result<Features, ModelError> {
     config.validate()?;
     let tokenizer = Tokenizer::new(config.tokenizer.clone())?;
-    let mut corpus = CorpusTerms::tokenize(&tokenizer, texts);
-    let terms = std::mem::take(&mut corpus.terms);
-    let (vocabulary, remap) = Vocabulary::prune(terms, &corpus, &config.vocabulary)?;
+    let CorpusTerms {
+        terms,
+        docs,
+        df,
+        tf,
+    } = CorpusTerms::tokenize(&tokenizer, texts);
+    let n_docs = docs.len() as u64;
+    let (vocabulary, remap) = Vocabulary::prune(terms, &df, &tf, n_docs, &config.vocabulary)?;
     let vectorizer = Vectorizer::new(tokenizer, vocabulary, config.vectorizer.clone());
-    let vectors = corpus
-        .docs
+    let vectors = docs
         .par_iter()
         .map(|doc| {
             let mut pairs: Vec<(u32, u32)> = doc

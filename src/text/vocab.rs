@@ -244,20 +244,22 @@ impl Vocabulary {
         corpus: &CorpusTerms,
         config: &VocabularyConfig,
     ) -> Result<(Vocabulary, Vec<Option<u32>>), TextError> {
-        Vocabulary::prune(corpus.terms.clone(), corpus, config)
+        let n_docs = corpus.docs.len() as u64;
+        let terms = corpus.terms.clone();
+        Vocabulary::prune(terms, &corpus.df, &corpus.tf, n_docs, config)
     }
 
-    /// [`Vocabulary::from_corpus`], taking the corpus's terms instead of copying them
-    /// (one allocation per term saved); `corpus` supplies the documents and frequencies,
-    /// and its own `terms` may have been taken out already.
-    pub fn prune(
+    /// [`Vocabulary::from_corpus`] from a corpus's parts, taking its terms instead of
+    /// copying them (one allocation per term saved).
+    pub(crate) fn prune(
         terms: Vec<Box<str>>,
-        corpus: &CorpusTerms,
+        df: &[u32],
+        tf: &[u64],
+        n_docs: u64,
         config: &VocabularyConfig,
     ) -> Result<(Vocabulary, Vec<Option<u32>>), TextError> {
         config.validate()?;
-        let n_docs = corpus.docs.len() as u64;
-        let kept = select_terms(&terms, &corpus.df, &corpus.tf, n_docs, config);
+        let kept = select_terms(&terms, df, tf, n_docs, config);
         let mut remap = vec![None; terms.len()];
         for (new, &old) in kept.iter().enumerate() {
             remap[old as usize] = Some(new as u32);
@@ -268,7 +270,7 @@ impl Vocabulary {
             .map(|&id| {
                 let i = id as usize;
                 let term = terms[i].take().expect("each term is kept at most once");
-                (term, corpus.df[i], corpus.tf[i])
+                (term, df[i], tf[i])
             })
             .collect();
         Ok((Vocabulary::from_sorted(entries, n_docs), remap))
