@@ -46,6 +46,15 @@ PUBLISHED = {
         ("TWCNB / SVM", "micro P/R break-even 0.844 / 0.887 (not F1)", "Rennie et al. 2003"),
     ],
 }
+ACC_ORDER = ["20newsgroups-bydate", "reuters21578-apte90", "reuters21578-apte90-first", "reuters-r8",
+             "reuters-r52", "bbc-news", "whitehouse-briefing-room"]
+# Corpora bench/run.sh derives for the run, and what they are.
+CORPUS_NOTES = {
+    "reuters21578-apte90-first": "reuters21578-apte90 with each document's first label only (built by "
+    "bench/run.sh in its temporary directory `$TMP`): the data as offline.py's peers see it, since they "
+    "train and score single-label models on first labels. Here attache trains on the same labels, so its "
+    "accuracy compares like for like with theirs.",
+}
 SERVER_LABELS = {
     "attache": "attache",
     "mlserver-w1": "MLServer, stock (1 worker process)",
@@ -324,7 +333,9 @@ def table_accuracy(runs, corpora, lines):
               "Peers: offline.py, single-label metrics on the first label of each document. On the "
               "multi-label corpus, attache assigns label sets (temperature and per-label thresholds fitted "
               "on out-of-fold posteriors); *top label* is the share of test documents whose top label is "
-              "their first gold label, the peers' accuracy there.", ""]
+              "their first gold label, the peers' accuracy there, though the peers were trained on first labels "
+              "only and attache on every label; reuters21578-apte90-first, where attache too trains on first "
+              "labels only, is the like-for-like comparison.", ""]
     targets = []
     for c in corpora:
         keys = grid_keys(runs, c)
@@ -332,6 +343,8 @@ def table_accuracy(runs, corpora, lines):
         sel = selected(runs, c)
         lines.append(f"**{c}**{' (multi-label)' if multi else ''}")
         lines.append("")
+        if c in CORPUS_NOTES:
+            lines += [CORPUS_NOTES[c], ""]
         if multi:
             lines += ["| system | setting | CV micro-F1 | test micro-F1 | test macro-F1 | top label | command |",
                       "|---|---|---:|---:|---:|---:|---|"]
@@ -374,8 +387,14 @@ def table_accuracy(runs, corpora, lines):
                 targets.append(f"- 20 Newsgroups test accuracy ≥ 0.86: {verdict(sel_ev['accuracy'], 0.86)}")
             if c == "reuters21578-apte90":
                 targets.append(f"- Reuters-21578 apte90 micro-F1 ≥ 0.85: {verdict(sel_ev['micro']['f1'], 0.85)}")
-            if best_sk is not None:
-                mine = (runs.json(f"acc-offline.{c}.{sel}") or {}).get("accuracy") if multi else sel_ev["accuracy"]
+            if best_sk is not None and multi:
+                mine = (runs.json(f"acc-offline.{c}.{sel}") or {}).get("accuracy")
+                targets.append(f"- {c}: attache ★ top-label accuracy, trained on every label, against the best "
+                               f"scikit-learn NB pipeline, trained on first labels ({best_sk:.4f}): "
+                               + ("not measured" if mine is None else f"{mine:.4f}")
+                               + "; not like for like, so the target is judged on its first-label copy")
+            elif best_sk is not None:
+                mine = sel_ev["accuracy"]
                 targets.append(f"- {c}: attache ★ {'top-label ' if multi else ''}accuracy ≥ best scikit-learn NB "
                                f"pipeline ({best_sk:.4f}): "
                                + ("not measured" if mine is None else
@@ -500,10 +519,7 @@ def render(out, md_path):
     train_corpora = sorted({n[0] for n in runs.names(r"train\.(.+)\.([a-z0-9-]+)\.(\d+)")},
                            key=lambda c: (c != "20newsgroups-bydate", c))
     acc_corpora = sorted({n[0] for n in runs.names(r"cv\.(.+)\.([a-z0-9-]+)")},
-                         key=lambda c: ["20newsgroups-bydate", "reuters21578-apte90", "reuters-r8", "reuters-r52",
-                                        "bbc-news", "whitehouse-briefing-room"].index(c)
-                         if c in ("20newsgroups-bydate", "reuters21578-apte90", "reuters-r8", "reuters-r52",
-                                  "bbc-news", "whitehouse-briefing-room") else 99)
+                         key=lambda c: ACC_ORDER.index(c) if c in ACC_ORDER else 99)
     table_training(runs, train_corpora, lines)
     table_inprocess(runs, train_corpora, lines)
     table_accuracy(runs, acc_corpora, lines)
