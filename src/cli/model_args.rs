@@ -26,7 +26,7 @@ use anyhow::Context;
 use toml::{Table, Value};
 
 use crate::model::{ModelConfig, ModelError};
-use crate::text::TextError;
+use crate::text::{TextError, ENGLISH_STOP_WORDS};
 
 /// Every tokenizer, vocabulary, vectorizer, estimator and assignment setting. Defaults are
 /// those of [`ModelConfig::default`]; a flag overrides `--config`.
@@ -52,9 +52,9 @@ pub struct ModelArgs {
     /// Snowball stemmer language (english, french, russian, ...) or "none" [default: none].
     #[arg(long, value_name = "LANG")]
     pub stemmer: Option<String>,
-    /// Stop words: "english", "none", or a FILE with one word per line (# comments)
-    /// [default: english].
-    #[arg(long, value_name = "english|none|FILE")]
+    /// Stop words: "english", "none", a FILE with one word per line (# comments), or
+    /// "english+FILE" for the English list and the file's words [default: english].
+    #[arg(long, value_name = "english|none|FILE|english+FILE")]
     pub stop_words: Option<String>,
     /// Drop words shorter than this many characters, 1..=64; single CJK characters are
     /// always kept [default: 2].
@@ -175,8 +175,18 @@ impl ModelArgs {
             let value = match sw.as_str() {
                 "english" | "none" => Value::String(sw.clone()),
                 file => {
+                    // "english+FILE": the model stores the whole list, so it scores the
+                    // same even if a later version changes the built-in English list.
+                    let words = match file.strip_prefix("english+") {
+                        Some(file) => ENGLISH_STOP_WORDS
+                            .iter()
+                            .map(|w| Value::String((*w).to_owned()))
+                            .chain(read_word_list(file)?)
+                            .collect(),
+                        None => read_word_list(file)?,
+                    };
                     let mut custom = Table::new();
-                    custom.insert("custom".into(), Value::Array(read_word_list(file)?));
+                    custom.insert("custom".into(), Value::Array(words));
                     Value::Table(custom)
                 }
             };
@@ -409,6 +419,36 @@ mod tests {
         assert_eq!(c.assign.threshold, 0.3);
         assert!(!c.assign.paragraphs);
         assert_eq!(labels["trade"], "Trade talks");
+    }
+
+    #[test]
+    fn stop_words_english_plus_a_file_keep_both_lists() {
+        let dir = std::env::temp_dir().join(format!("attache-sw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("places.txt");
+        std::fs::write(&file, "# places\nmorocco\n\nrabat\n").unwrap();
+        let flag = |value: String| ModelArgs {
+            stop_words: Some(value),
+            ..ModelArgs::default()
+        };
+        let (plus, _) = build(None, &flag(format!("english+{}", file.display()))).unwrap();
+        let (only, _) = build(None, &flag(file.display().to_string())).unwrap();
+        let missing = build(
+            None,
+            &flag(format!("english+{}", dir.join("no.txt").display())),
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let StopWords::Custom(words) = plus.tokenizer.stop_words else {
+            panic!("english+FILE must give a custom list");
+        };
+        assert_eq!(words.len(), ENGLISH_STOP_WORDS.len() + 2);
+        assert!(words.iter().any(|w| w == "the") && words.iter().any(|w| w == "rabat"));
+        assert_eq!(
+            only.tokenizer.stop_words,
+            StopWords::Custom(vec!["morocco".into(), "rabat".into()])
+        );
+        let err = missing.unwrap_err().to_string();
+        assert!(err.contains("no.txt"), "{err}");
     }
 
     #[test]
