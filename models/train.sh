@@ -16,8 +16,9 @@ fi
 cargo run --release --quiet -- train \
   --data data/diplomatic/train.jsonl \
   --config models/diplomatic-news.toml \
+  --stop-words english+models/places.txt \
   --cv 5 --seed 7 \
-  --id diplomatic-news --model-version 2026.11.0 \
+  --id diplomatic-news --model-version 2026.11.1 \
   --out "$out"
 
 cargo run --release --quiet -- eval --model "$out" --data data/diplomatic/test.jsonl
