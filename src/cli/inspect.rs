@@ -131,9 +131,49 @@ fn write_text(
     }
 
     writeln!(out, "\nconfig")?;
-    let config = toml::to_string(model.config()).unwrap_or_else(|e| format!("({e})\n"));
+    let config = match toml::Table::try_from(model.config()) {
+        Ok(mut table) => {
+            shorten_stop_words(&mut table);
+            toml::to_string(&table).unwrap_or_else(|e| format!("({e})\n"))
+        }
+        Err(e) => format!("({e})\n"),
+    };
     for line in config.lines() {
         writeln!(out, "{}", format!("  {line}").trim_end())?;
     }
     Ok(())
+}
+
+/// Custom stop-word lists longer than this are summarised in the text report.
+const STOP_WORDS_SHOWN: usize = 12;
+
+/// Replaces a long custom stop-word list by its size and first words.
+///
+/// Why: a domain list (the default model carries about 2,500 words with its place names)
+/// would otherwise fill the screen in one line and bury the other settings; `--json`
+/// still gives the whole list.
+fn shorten_stop_words(config: &mut toml::Table) {
+    let Some(toml::Value::Table(tokenizer)) = config.get_mut("tokenizer") else {
+        return;
+    };
+    let Some(toml::Value::Table(stop)) = tokenizer.get("stop_words") else {
+        return;
+    };
+    let Some(toml::Value::Array(words)) = stop.get("custom") else {
+        return;
+    };
+    if words.len() <= STOP_WORDS_SHOWN {
+        return;
+    }
+    let first: Vec<&str> = words
+        .iter()
+        .take(STOP_WORDS_SHOWN)
+        .filter_map(toml::Value::as_str)
+        .collect();
+    let summary = format!(
+        "custom: {} words ({}, ...; --json lists them all)",
+        words.len(),
+        first.join(", ")
+    );
+    tokenizer.insert("stop_words".into(), toml::Value::String(summary));
 }

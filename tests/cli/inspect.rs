@@ -74,3 +74,32 @@ fn inspect_refuses_a_truncated_model() {
         "{err}"
     );
 }
+
+#[test]
+fn inspect_summarises_a_long_stop_word_list_and_json_lists_it_whole() {
+    // The default model drops English stop words and place names: about 2,500 words.
+    let j = attache(&["inspect", "--json", "--top-terms", "0"])
+        .ok()
+        .json();
+    let words = j["config"]["tokenizer"]["stop_words"]["custom"]
+        .as_array()
+        .expect("the default model carries a custom stop-word list");
+    assert!(words.len() > 2000, "{}", words.len());
+    assert!(words.iter().any(|w| w == "morocco") && words.iter().any(|w| w == "the"));
+
+    let text = attache(&["inspect", "--top-terms", "0"]).ok().stdout;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("stop_words = "))
+        .unwrap_or_else(|| panic!("no stop_words line: {text}"));
+    assert!(
+        line.contains(&format!("custom: {} words (a, ", words.len()))
+            && line.contains("--json lists them all"),
+        "{line}"
+    );
+    assert!(!text.contains("zimbabwe"), "the list is summarised: {text}");
+    assert!(
+        text.contains("word_ngrams = 1"),
+        "other settings stay: {text}"
+    );
+}
