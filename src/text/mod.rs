@@ -4,6 +4,7 @@
 //! [`Vocabulary`] (stable term ids, built once from a corpus) -> [`Vectorizer`] (counts,
 //! tf/idf/length transforms). Everything here is pure and synchronous: no I/O, no async.
 
+mod grams;
 mod stopwords;
 mod table;
 mod tokenize;

@@ -148,6 +148,20 @@ impl Interner {
         id
     }
 
+    /// The id of `term` (whose [`term_hash`] is `hash`), if it was interned.
+    #[inline]
+    pub(crate) fn get(&self, hash: u64, term: &str) -> Option<u32> {
+        let b = term.as_bytes();
+        let fp = fingerprint(b);
+        self.table
+            .find(hash, |e| {
+                e.is(fp, b, |id| {
+                    arena_term(&self.arena, &self.ends, id).as_bytes()
+                })
+            })
+            .map(|e| e.id)
+    }
+
     /// Number of distinct terms.
     pub(crate) fn len(&self) -> usize {
         self.ends.len()

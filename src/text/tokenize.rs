@@ -219,8 +219,39 @@ impl Tokenizer {
         let n = self.config.word_ngrams;
         // The last n-1 kept words, oldest first, for n-grams; reused to avoid allocations.
         let mut window: Vec<String> = Vec::with_capacity(n.saturating_sub(1));
-        let mut folded = String::new();
         let mut gram = String::new();
+        self.for_each_kept_word(text, &mut |term, hash| {
+            f(term, hash);
+            if n > 1 {
+                for k in (1..=window.len()).rev() {
+                    gram.clear();
+                    for w in &window[window.len() - k..] {
+                        gram.push_str(w);
+                        gram.push(' ');
+                    }
+                    gram.push_str(term);
+                    f(&gram, term_hash(&gram));
+                }
+                if window.len() == n - 1 {
+                    let mut oldest = window.remove(0);
+                    oldest.clear();
+                    oldest.push_str(term);
+                    window.push(oldest);
+                } else {
+                    window.push(term.to_owned());
+                }
+            }
+        });
+    }
+
+    /// Calls `f` with every word that survives folding, the stop list and the length
+    /// floor, stemmed, with its [`term_hash`]: the unigram terms, in text order. Word
+    /// n-grams are the runs of consecutive words of this sequence joined by one space,
+    /// which lets a caller that only looks n-grams up compose them from word ids instead
+    /// of building their strings (see `text::grams`).
+    #[inline]
+    pub(crate) fn for_each_kept_word<F: FnMut(&str, u64)>(&self, text: &str, f: &mut F) {
+        let mut folded = String::new();
         let min = self.config.min_token_chars;
         for_each_word(text, &mut |word| {
             folded.clear();
@@ -246,38 +277,17 @@ impl Tokenizer {
                     return;
                 }
             }
-            let (term, hash): (&str, u64) = match &self.stemmer {
+            match &self.stemmer {
                 Some(s) => match s.stem(&folded) {
                     // Some stemmers reduce a whole word to nothing (Greek "ικά"): an empty
                     // term would join the vocabulary and every n-gram around it, so the
                     // word is kept as it is.
                     std::borrow::Cow::Owned(stemmed) if !stemmed.is_empty() => {
-                        folded = stemmed;
-                        (&folded, term_hash(&folded))
+                        f(&stemmed, term_hash(&stemmed))
                     }
-                    _ => (&folded, hash),
+                    _ => f(&folded, hash),
                 },
-                None => (&folded, hash),
-            };
-            f(term, hash);
-            if n > 1 {
-                for k in (1..=window.len()).rev() {
-                    gram.clear();
-                    for w in &window[window.len() - k..] {
-                        gram.push_str(w);
-                        gram.push(' ');
-                    }
-                    gram.push_str(term);
-                    f(&gram, term_hash(&gram));
-                }
-                if window.len() == n - 1 {
-                    let mut oldest = window.remove(0);
-                    oldest.clear();
-                    oldest.push_str(term);
-                    window.push(oldest);
-                } else {
-                    window.push(term.to_owned());
-                }
+                None => f(&folded, hash),
             }
         });
     }

@@ -1,7 +1,10 @@
 //! Vectorizer: text -> sparse (term id, weight) vector over a fixed vocabulary.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
+use super::grams::GramIndex;
 use super::{Tokenizer, Vocabulary};
 
 /// Length normalisation of a document vector.
@@ -82,6 +85,9 @@ pub struct Vectorizer {
     vocabulary: Vocabulary,
     config: VectorizerConfig,
     idf: Option<Vec<f64>>,
+    /// The vocabulary's word n-grams indexed by word ids, for models with word n-grams
+    /// (and no character n-grams); built on first use, since training never needs it.
+    grams: OnceLock<Option<GramIndex>>,
 }
 
 impl Vectorizer {
@@ -100,7 +106,25 @@ impl Vectorizer {
             vocabulary,
             config,
             idf,
+            grams: OnceLock::new(),
         }
+    }
+
+    /// Builds now what the first [`Vectorizer::vectorize`] call would otherwise build (an
+    /// index of the vocabulary's word n-grams), so that a server's first request after
+    /// loading a model does not pay for it.
+    pub fn prepare(&self) {
+        self.gram_index();
+    }
+
+    fn gram_index(&self) -> Option<&GramIndex> {
+        self.grams
+            .get_or_init(|| {
+                let c = self.tokenizer.config();
+                (c.word_ngrams >= 2 && c.char_ngrams.is_none())
+                    .then(|| GramIndex::build(&self.vocabulary, c.word_ngrams))
+            })
+            .as_ref()
     }
 
     /// The tokenizer.
@@ -129,13 +153,23 @@ impl Vectorizer {
     /// Like [`Vectorizer::vectorize`], reusing `ids` and `out` to avoid allocations in hot loops.
     pub fn vectorize_into(&self, text: &str, ids: &mut Vec<u32>, out: &mut Vectorized) {
         ids.clear();
-        let mut total = 0u32;
-        self.tokenizer.for_each_hashed_term(text, &mut |t, h| {
-            total += 1;
-            if let Some(id) = self.vocabulary.get_hashed(h, t) {
-                ids.push(id);
+        let indexed = self
+            .gram_index()
+            .and_then(|g| g.lookup(&self.tokenizer, text, ids));
+        let total = match indexed {
+            Some(total) => total,
+            None => {
+                ids.clear();
+                let mut total = 0u32;
+                self.tokenizer.for_each_hashed_term(text, &mut |t, h| {
+                    total += 1;
+                    if let Some(id) = self.vocabulary.get_hashed(h, t) {
+                        ids.push(id);
+                    }
+                });
+                total
             }
-        });
+        };
         ids.sort_unstable();
         out.vector.indices.clear();
         out.counts.clear();
