@@ -20,6 +20,7 @@ use hashbrown::HashMap;
 use rustc_hash::FxBuildHasher;
 
 use super::table::{term_hash, Interner};
+use super::tokenize::MAX_WORD_NGRAMS;
 use super::{Tokenizer, Vocabulary};
 
 /// No node, word or vocabulary id.
@@ -91,7 +92,7 @@ impl GramIndex {
         ids: &mut Vec<u32>,
     ) -> Option<u32> {
         // ends[k]: node of the (k+1)-word gram that ended at the previous word, or NONE.
-        let mut ends = [NONE; 5];
+        let mut ends = [NONE; MAX_WORD_NGRAMS];
         let mut seen = 0usize;
         let mut total = 0u32;
         let mut spaced = false;
@@ -107,7 +108,7 @@ impl GramIndex {
             let longest = seen.min(self.n - 1) + 1;
             seen += 1;
             total += longest as u32;
-            let mut now = [NONE; 5];
+            let mut now = [NONE; MAX_WORD_NGRAMS];
             let w = self.words.get(hash, word).unwrap_or(NONE);
             if w != NONE {
                 now[0] = w;

@@ -71,6 +71,10 @@ impl Default for TokenizerConfig {
     }
 }
 
+/// Longest word n-gram a tokenizer may emit (`word_ngrams`); `text::grams` sizes its
+/// per-word state by it.
+pub(crate) const MAX_WORD_NGRAMS: usize = 5;
+
 /// Snowball languages that `rust-stemmers` provides.
 const STEMMERS: &[(&str, rust_stemmers::Algorithm)] = &[
     ("arabic", rust_stemmers::Algorithm::Arabic),
@@ -96,8 +100,12 @@ const STEMMERS: &[(&str, rust_stemmers::Algorithm)] = &[
 impl TokenizerConfig {
     /// Checks every setting, naming the first bad value and its valid range.
     pub fn validate(&self) -> Result<(), TextError> {
-        if self.word_ngrams > 5 {
-            return Err(TextError::invalid("word_ngrams", self.word_ngrams, "0..=5"));
+        if self.word_ngrams > MAX_WORD_NGRAMS {
+            return Err(TextError::invalid(
+                "word_ngrams",
+                self.word_ngrams,
+                format!("0..={MAX_WORD_NGRAMS}"),
+            ));
         }
         if let Some(c) = self.char_ngrams {
             if !(1..=8).contains(&c.min) {
@@ -115,7 +123,7 @@ impl TokenizerConfig {
             return Err(TextError::invalid(
                 "word_ngrams",
                 0,
-                "1..=5 (0 only together with char_ngrams)",
+                format!("1..={MAX_WORD_NGRAMS} (0 only together with char_ngrams)"),
             ));
         }
         if !(1..=64).contains(&self.min_token_chars) {

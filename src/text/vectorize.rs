@@ -86,7 +86,8 @@ pub struct Vectorizer {
     config: VectorizerConfig,
     idf: Option<Vec<f64>>,
     /// The vocabulary's word n-grams indexed by word ids, for models with word n-grams
-    /// (and no character n-grams); built on first use, since training never needs it.
+    /// (and no character n-grams); built on first use, since training needs it only when
+    /// it also evaluates (cross-validation, hold-out).
     grams: OnceLock<Option<GramIndex>>,
 }
 
