@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::corpus::{self, Corpus, CorpusError, CsvOptions, Format, ReadOptions};
+use crate::corpus::{self, Corpus, CorpusError, CsvOptions, Format, ReadOptions, Record};
 use crate::model::Model;
 use crate::text::{Tokenizer, Vectorizer};
 
@@ -61,11 +61,18 @@ impl DataArgs {
     /// Reads the corpus, with a progress line on stderr when it is a terminal, and warns
     /// (on stderr) about skipped rows.
     pub fn read(&self) -> anyhow::Result<Corpus> {
+        self.read_observing(|_| {})
+    }
+
+    /// [`DataArgs::read`], also calling `observe` from time to time with every record read
+    /// so far (see [`corpus::read`]).
+    pub fn read_observing(&self, mut observe: impl FnMut(&[Record])) -> anyhow::Result<Corpus> {
         let progress = progress_bar("reading");
-        let result = corpus::read(&self.data, &self.read_options(), &mut |n| {
+        let result = corpus::read(&self.data, &self.read_options(), &mut |records| {
             if let Some(p) = &progress {
-                p.set_position(n as u64);
+                p.set_position(records.len() as u64);
             }
+            observe(records);
         });
         if let Some(p) = &progress {
             p.finish_and_clear();

@@ -32,12 +32,20 @@ use serde_json::json;
 
 use super::common::{check_output, default_id, secs, warn_if_calibrated, with_identity, DataArgs};
 use super::model_args::{self, explain_invalid, ModelArgs};
-use crate::corpus::Corpus;
+use crate::corpus::{Corpus, Record};
 use crate::eval::{self, report, Metrics};
 use crate::model::{
-    assign, extract_features, fit_temperature, tune_thresholds, LabelInfo, Model, ModelConfig,
-    TrainSpec,
+    assign, corpus_tokenizer, features_of, fit_temperature, tune_thresholds, Features, LabelInfo,
+    Model, ModelConfig, TrainSpec,
 };
+use crate::text::CorpusTermsBuilder;
+
+/// Text read but not yet tokenized at which training tokenizes what it has so far. Why
+/// batches of several of the reader's 1 MB chunks: the pieces of every batch each add
+/// their distinct terms to one sequential merge at the end, so fewer batches merge
+/// faster. Measured on 4 December: 1, 2 and 4 MB the same on 20 Newsgroups (8 MB slower),
+/// 4 MB faster than 1 MB on the White House corpus (1.18 s against 1.23 s).
+const TOKENIZE_BATCH_BYTES: usize = 4 << 20;
 
 /// Flags of `attache train`.
 #[derive(Debug, clap::Args)]
@@ -144,7 +152,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    let corpus = args.data.read()?;
+    // Training on every document read (all but --from and --holdout) tokenizes them while
+    // the rest of the file is still being decompressed, a batch at a time: decompressing
+    // runs on one thread, which left the other cores mostly idle while reading.
+    let tokenizer = match (&base, args.holdout) {
+        (None, None) => Some(corpus_tokenizer(&config).map_err(explain_invalid)?),
+        _ => None,
+    };
+    let mut builder = tokenizer.as_ref().map(CorpusTermsBuilder::new);
+    let mut tokenized = 0;
+    let mut tokenize_from = |records: &[Record], at_least: usize| {
+        if let Some(builder) = builder.as_mut() {
+            let batch = &records[tokenized..];
+            if batch.iter().map(|r| r.text.len()).sum::<usize>() >= at_least {
+                let texts: Vec<&str> = batch.iter().map(|r| r.text.as_str()).collect();
+                builder.add(&texts);
+                tokenized = records.len();
+            }
+        }
+    };
+    let corpus = args
+        .data
+        .read_observing(|records| tokenize_from(records, TOKENIZE_BATCH_BYTES))?;
+    tokenize_from(&corpus.records, 0);
     let read_time = start.elapsed();
 
     let names = corpus.label_names();
@@ -186,13 +216,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 labels,
             };
             let multi = corpus.is_multi_label();
-            match (args.holdout, args.cv) {
-                (Some(f), _) => train_holdout(spec, config, &texts, &gold, multi, f, &args)?,
-                (None, Some(k)) => train_cv(spec, config, &texts, &gold, multi, k, &args)?,
-                (None, None) => (
-                    Model::train(spec, config, &texts, &gold).map_err(explain_invalid)?,
+            let terms = builder.map(CorpusTermsBuilder::finish);
+            let features = match (terms, tokenizer) {
+                (Some(terms), Some(tokenizer)) => {
+                    Some(features_of(&config, tokenizer, terms).map_err(explain_invalid)?)
+                }
+                _ => None,
+            };
+            match (args.holdout, args.cv, features) {
+                (Some(f), _, _) => train_holdout(spec, config, &texts, &gold, multi, f, &args)?,
+                (None, Some(k), Some(features)) => {
+                    train_cv(spec, config, features, &texts, &gold, multi, k, &args)?
+                }
+                (None, None, Some(features)) => (
+                    Model::from_features(spec, config, features, &texts, &gold)
+                        .map_err(explain_invalid)?,
                     Estimate::None,
                 ),
+                (None, _, None) => unreachable!("tokenized while reading"),
             }
         }
     };
@@ -327,9 +368,11 @@ fn train_holdout(
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train_cv(
     spec: TrainSpec,
     config: ModelConfig,
+    features: Features,
     texts: &[&str],
     gold: &[Vec<usize>],
     multi: bool,
@@ -339,7 +382,6 @@ fn train_cv(
     let n_labels = spec.labels.len();
     let names: Vec<String> = spec.labels.iter().map(|l| l.name.clone()).collect();
     let folds = eval::kfold(gold, n_labels, k, args.seed)?;
-    let features = extract_features(&config, texts).map_err(explain_invalid)?;
     let jll = eval::out_of_fold_log_likelihoods(&features, gold, n_labels, &config, &folds)?;
     let temperature = if multi {
         fit_temperature(&jll, gold)

@@ -15,7 +15,7 @@ pub(crate) fn read(
     dir: &Path,
     options: &ReadOptions,
     corpus: &mut Corpus,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(&[Record]),
 ) -> Result<(), CorpusError> {
     if !dir.is_dir() {
         return Err(if dir.exists() {
@@ -76,7 +76,7 @@ pub(crate) fn read(
                 Err(e) => corpus.bad_row(e, options.skip_bad_rows)?,
             }
         }
-        progress(corpus.records.len());
+        progress(&corpus.records);
     }
     Ok(())
 }

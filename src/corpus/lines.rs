@@ -37,7 +37,7 @@ pub(crate) fn read(
     parse: LineParser,
     options: &ReadOptions,
     corpus: &mut Corpus,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(&[Record]),
 ) -> Result<(), CorpusError> {
     let Source { reader, gzip } = source::open(path)?;
     let src: Arc<Path> = path.into();
@@ -56,7 +56,7 @@ pub(crate) fn read(
                     Err(e) => corpus.bad_row(e, options.skip_bad_rows)?,
                 }
             }
-            progress(corpus.records.len());
+            progress(&corpus.records);
         }
         Ok(())
     })

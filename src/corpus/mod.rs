@@ -353,12 +353,14 @@ impl Corpus {
     }
 }
 
-/// Reads every path into one corpus, calling `progress` with the number of documents read
-/// so far from time to time.
+/// Reads every path into one corpus, calling `progress` from time to time (after each
+/// chunk of a file) with every record read so far, in order. Why the records, not just
+/// their number: a caller can start working on them (training tokenizes them) while the
+/// rest of the file is still being decompressed.
 pub fn read(
     paths: &[PathBuf],
     options: &ReadOptions,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(&[Record]),
 ) -> Result<Corpus, CorpusError> {
     if paths.is_empty() {
         return Err(CorpusError::NoPaths);
@@ -452,6 +454,36 @@ fn clean_labels(mut labels: Vec<String>) -> Result<Vec<String>, RowProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_sees_every_record_read_so_far_in_order_as_the_file_is_read() {
+        // Three chunks' worth of lines, so that progress is reported before the end.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jsonl");
+        let text = "word ".repeat(200);
+        let lines: String = (0..3000)
+            .map(|i| format!("{{\"text\": \"{i} {text}\", \"label\": \"l{}\"}}\n", i % 3))
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        let mut seen: Vec<usize> = Vec::new();
+        let mut in_order = true;
+        let corpus = read(&[path], &ReadOptions::default(), &mut |records| {
+            seen.push(records.len());
+            in_order &= records
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.text.starts_with(&format!("{i} ")) && r.line == i as u64 + 1);
+        })
+        .unwrap();
+        assert_eq!(corpus.records.len(), 3000);
+        assert!(
+            in_order,
+            "each call sees the records read so far, in file order"
+        );
+        assert!(seen.len() >= 3, "called as the file is read: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(seen.last(), Some(&3000));
+    }
 
     #[test]
     fn formats_are_guessed_from_names_through_gz() {

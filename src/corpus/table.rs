@@ -4,14 +4,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::source::{self, Source};
-use super::{make_record, Corpus, CorpusError, ReadOptions, RowError, RowProblem};
+use super::{make_record, Corpus, CorpusError, ReadOptions, Record, RowError, RowProblem};
 
 /// Reads a CSV file into `corpus`.
 pub(crate) fn read(
     path: &Path,
     options: &ReadOptions,
     corpus: &mut Corpus,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(&[Record]),
 ) -> Result<(), CorpusError> {
     let Source { reader, gzip } = source::open(path)?;
     let mut csv = csv::ReaderBuilder::new()
@@ -84,10 +84,10 @@ pub(crate) fn read(
         }
         rows += 1;
         if rows.is_multiple_of(4096) {
-            progress(corpus.records.len());
+            progress(&corpus.records);
         }
     }
-    progress(corpus.records.len());
+    progress(&corpus.records);
     Ok(())
 }
 

@@ -26,7 +26,9 @@ pub use naive_bayes::{
     NbValidParams,
 };
 pub use segments::paragraphs;
-pub use train::{corpus_digest, extract_features, Features, TrainSpec};
+pub use train::{
+    corpus_digest, corpus_tokenizer, extract_features, features_of, Features, TrainSpec,
+};
 
 use crate::text::TextError;
 

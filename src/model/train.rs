@@ -23,14 +23,32 @@ pub fn extract_features<S: AsRef<str> + Sync>(
     config: &ModelConfig,
     texts: &[S],
 ) -> Result<Features, ModelError> {
+    let tokenizer = corpus_tokenizer(config)?;
+    let corpus = CorpusTerms::tokenize(&tokenizer, texts);
+    features_of(config, tokenizer, corpus)
+}
+
+/// The tokenizer training with `config` uses, after checking every setting of `config`:
+/// for callers that tokenize the corpus themselves (e.g. while reading it, with
+/// [`crate::text::CorpusTermsBuilder`]) before [`features_of`].
+pub fn corpus_tokenizer(config: &ModelConfig) -> Result<Tokenizer, ModelError> {
     config.validate()?;
-    let tokenizer = Tokenizer::new(config.tokenizer.clone())?;
+    Ok(Tokenizer::new(config.tokenizer.clone())?)
+}
+
+/// [`extract_features`] from a corpus already tokenized by `tokenizer`, which must be
+/// [`corpus_tokenizer`]`(config)`.
+pub fn features_of(
+    config: &ModelConfig,
+    tokenizer: Tokenizer,
+    corpus: CorpusTerms,
+) -> Result<Features, ModelError> {
     let CorpusTerms {
         terms,
         docs,
         df,
         tf,
-    } = CorpusTerms::tokenize(&tokenizer, texts);
+    } = corpus;
     let n_docs = docs.len() as u64;
     let (vocabulary, remap) = Vocabulary::prune(terms, &df, &tf, n_docs, &config.vocabulary)?;
     let vectorizer = Vectorizer::new(tokenizer, vocabulary, config.vectorizer.clone());

@@ -16,7 +16,7 @@ pub use stopwords::ENGLISH_STOP_WORDS;
 pub use tokenize::{CharNgrams, StopWords, Tokenizer, TokenizerConfig};
 pub use vectorize::{Norm, SparseVector, Vectorized, Vectorizer, VectorizerConfig};
 pub(crate) use vocab::select_terms;
-pub use vocab::{CorpusTerms, DocTerms, Vocabulary, VocabularyConfig};
+pub use vocab::{CorpusTerms, CorpusTermsBuilder, DocTerms, Vocabulary, VocabularyConfig};
 
 /// Errors of the text layer: configurations that cannot work.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

@@ -111,10 +111,11 @@ impl Vectorizer {
         }
     }
 
-    /// Builds now what the first [`Vectorizer::vectorize`] call would otherwise build (an
-    /// index of the vocabulary's word n-grams), so that a server's first request after
-    /// loading a model does not pay for it.
+    /// Builds now what the first [`Vectorizer::vectorize`] call would otherwise build (the
+    /// vocabulary's lookup table, and an index of its word n-grams), so that a server's
+    /// first request after loading a model does not pay for it.
     pub fn prepare(&self) {
+        self.vocabulary.prepare();
         self.gram_index();
     }
 

@@ -1,5 +1,7 @@
 //! Vocabulary: the terms a model knows, with stable ids and document frequencies.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +92,38 @@ impl CorpusTerms {
     /// Tokenizes `texts` in parallel chunks. The result does not depend on the number of
     /// threads: chunks are merged in input order.
     pub fn tokenize<S: AsRef<str> + Sync>(tokenizer: &Tokenizer, texts: &[S]) -> CorpusTerms {
-        let chunk = (texts.len() / (rayon::current_num_threads() * 4)).clamp(64, 4096);
+        let mut builder = CorpusTermsBuilder::new(tokenizer);
+        builder.add(texts);
+        builder.finish()
+    }
+}
+
+/// Tokenizes a corpus a batch of documents at a time, e.g. while the rest is still being
+/// read, so that tokenizing overlaps with decompressing. [`CorpusTermsBuilder::finish`]
+/// gives the same [`CorpusTerms`] as [`CorpusTerms::tokenize`] on all the documents in the
+/// order they were added, however they were batched.
+pub struct CorpusTermsBuilder<'t> {
+    tokenizer: &'t Tokenizer,
+    /// Per tokenized chunk, in input order: its own interner, and its documents' counts
+    /// in that interner's ids.
+    parts: Vec<(Interner, Vec<DocTerms>)>,
+}
+
+impl<'t> CorpusTermsBuilder<'t> {
+    /// An empty corpus to be tokenized by `tokenizer`.
+    pub fn new(tokenizer: &'t Tokenizer) -> Self {
+        CorpusTermsBuilder {
+            tokenizer,
+            parts: Vec::new(),
+        }
+    }
+
+    /// Tokenizes the next documents, in parallel chunks.
+    pub fn add<S: AsRef<str> + Sync>(&mut self, texts: &[S]) {
+        // Every chunk adds its distinct terms to the sequential merge of `finish`, so
+        // chunks are as large as keeping every thread busy allows.
+        let chunk = (texts.len() / (rayon::current_num_threads() * 2)).clamp(64, 4096);
+        let tokenizer = self.tokenizer;
         let parts: Vec<(Interner, Vec<DocTerms>)> = texts
             .par_chunks(chunk)
             .map(|chunk| {
@@ -117,6 +150,12 @@ impl CorpusTerms {
                 (interner, docs)
             })
             .collect();
+        self.parts.extend(parts);
+    }
+
+    /// The tokenized corpus: every document added, in order.
+    pub fn finish(self) -> CorpusTerms {
+        let parts = self.parts;
         let mut corpus = CorpusTerms::default();
         // Global ids in order of first appearance over the chunks in input order: the
         // interning is sequential (cheap: one probe per distinct term of a chunk), the
@@ -146,9 +185,10 @@ impl CorpusTerms {
                 docs
             })
             .collect();
+        let n_docs = chunks.iter().map(Vec::len).sum();
         corpus.df = vec![0; global.len()];
         corpus.tf = vec![0; global.len()];
-        corpus.docs.reserve(texts.len());
+        corpus.docs.reserve(n_docs);
         for doc in chunks.into_iter().flatten() {
             for &(id, n) in &doc.counts {
                 corpus.df[id as usize] += 1;
@@ -171,7 +211,9 @@ pub struct Vocabulary {
     df: Vec<u32>,
     tf: Vec<u64>,
     n_docs: u64,
-    index: IdTable,
+    /// Built on the first lookup (or by [`Vocabulary::prepare`]). Why lazily: training
+    /// never looks a term up, and building the table was a fiftieth of its time.
+    index: OnceLock<IdTable>,
 }
 
 impl PartialEq for Vocabulary {
@@ -295,13 +337,12 @@ impl Vocabulary {
             df.push(d);
             tf.push(f);
         }
-        let index = IdTable::build(&terms);
         Vocabulary {
             terms,
             df,
             tf,
             n_docs,
-            index,
+            index: OnceLock::new(),
         }
     }
 
@@ -314,7 +355,16 @@ impl Vocabulary {
     /// [`Vocabulary::get`] with the term's hash already computed (by the tokenizer).
     #[inline]
     pub(crate) fn get_hashed(&self, hash: u64, term: &str) -> Option<u32> {
-        self.index.get(&self.terms, hash, term)
+        self.index().get(&self.terms, hash, term)
+    }
+
+    /// Builds now the lookup table the first [`Vocabulary::get`] would otherwise build.
+    pub fn prepare(&self) {
+        self.index();
+    }
+
+    fn index(&self) -> &IdTable {
+        self.index.get_or_init(|| IdTable::build(&self.terms))
     }
 
     /// The term with id `id`. Panics if `id` is out of range.
@@ -361,6 +411,25 @@ mod tests {
     fn corpus(texts: &[&str]) -> CorpusTerms {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
         CorpusTerms::tokenize(&t, texts)
+    }
+
+    #[test]
+    fn tokenizing_in_batches_gives_the_same_corpus_as_all_at_once() {
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
+        let texts: Vec<String> = (0..300)
+            .map(|i| format!("summit {} trade visit{} envoy {}", i % 7, i % 11, i))
+            .collect();
+        let whole = CorpusTerms::tokenize(&t, &texts);
+        let mut builder = CorpusTermsBuilder::new(&t);
+        for batch in [&texts[..1], &texts[1..90], &texts[90..90], &texts[90..]] {
+            builder.add(batch);
+        }
+        let batched = builder.finish();
+        assert_eq!(batched.terms, whole.terms);
+        assert_eq!(batched.docs, whole.docs);
+        assert_eq!(batched.df, whole.df);
+        assert_eq!(batched.tf, whole.tf);
+        assert_eq!(batched.docs.len(), 300);
     }
 
     #[test]
