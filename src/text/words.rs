@@ -30,47 +30,69 @@ pub(crate) fn for_each_word<'a>(text: &'a str, f: &mut impl FnMut(&'a str)) {
     }
     let bytes = text.as_bytes();
     let len = bytes.len();
-    // Start of the stretch of non-ASCII pieces (and the whitespace around them) not yet
-    // handed to `unicode_words`.
-    let mut unicode_from: Option<usize> = None;
-    let mut i = 0;
-    while i < len {
-        let space_start = i;
-        while i < len && is_space(bytes[i]) {
-            i += 1;
+    // Text before `done` has been handed out. Everything between `done` and the piece
+    // holding the next byte that needs `unicode_words` is ASCII, typographic marks and
+    // whitespace, so one call of the byte scanner covers it: whitespace breaks words in
+    // both, and nothing joins across it.
+    let mut done = 0;
+    while let Some(bad) = next_complex(bytes, done) {
+        // The piece holding `bad`, and the whitespace before it.
+        let piece = bytes[done..bad]
+            .iter()
+            .rposition(|&b| is_space(b))
+            .map_or(done, |p| done + p + 1);
+        let mut from = piece;
+        while from > done && is_space(bytes[from - 1]) {
+            from -= 1;
         }
-        let start = i;
-        let mut simple = true;
-        while i < len && !is_space(bytes[i]) {
-            if bytes[i] < 0x80 {
-                i += 1;
-            } else if let Some(width) = typographic_mark(&bytes[i..]) {
-                i += width;
-            } else {
-                simple = false;
-                i += 1;
+        ascii_words(&text[done..from], f);
+        // The stretch for `unicode_words` runs to the start of the next piece that does
+        // not need it (or the end), taking in the whitespace between.
+        let mut end = piece_end(bytes, bad);
+        let to = loop {
+            let next = end + bytes[end..].iter().take_while(|&&b| is_space(b)).count();
+            if next == len {
+                break len;
             }
-        }
-        if start == i {
-            break;
-        }
-        if !simple {
-            unicode_from.get_or_insert(space_start);
-            continue;
-        }
+            let next_end = piece_end(bytes, next);
+            if next_complex(&bytes[..next_end], next).is_none() {
+                break next;
+            }
+            end = next_end;
+        };
         // Cutting next to ASCII bytes always lands on char boundaries.
-        if let Some(from) = unicode_from.take() {
-            for word in text[from..start].unicode_words() {
-                f(word);
-            }
-        }
-        ascii_words(&text[start..i], f);
-    }
-    if let Some(from) = unicode_from {
-        for word in text[from..].unicode_words() {
+        for word in text[from..to].unicode_words() {
             f(word);
         }
+        done = to;
     }
+    ascii_words(&text[done..], f);
+}
+
+/// The first byte at or after `from` that is neither ASCII nor part of a
+/// [`typographic_mark`]: where the byte scanner's rules stop applying.
+#[inline]
+fn next_complex(bytes: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        // Eight bytes at a time while they are all ASCII.
+        while let Some(chunk) = bytes.get(from..from + 8) {
+            if u64::from_le_bytes(chunk.try_into().expect("8 bytes")) & 0x8080_8080_8080_8080 != 0 {
+                break;
+            }
+            from += 8;
+        }
+        let at = from + bytes[from..].iter().position(|&b| b >= 0x80)?;
+        match typographic_mark(&bytes[at..]) {
+            Some(width) => from = at + width,
+            None => return Some(at),
+        }
+    }
+}
+
+/// The end of the piece (run of non-whitespace bytes) holding `at`.
+#[inline]
+fn piece_end(bytes: &[u8], at: usize) -> usize {
+    at + bytes[at..].iter().take_while(|&&b| !is_space(b)).count()
 }
 
 /// The width in bytes of a typographic quote, dash, ellipsis or no-break space starting
