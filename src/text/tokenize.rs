@@ -367,13 +367,20 @@ impl Tokenizer {
 fn fold_into(word: &str, fold: bool, out: &mut String) {
     if !fold {
         out.push_str(word);
-    } else if word.is_ascii() {
-        // Fast path: ASCII is already NFKC and folds to lowercase.
+    } else if word.is_ascii() || is_ascii_with_curly_quotes(word) {
+        // Fast path: ASCII is already NFKC and folds to lowercase; the curly single quotes
+        // of English news (`president’s`) are NFKC, caseless, and compose with nothing.
         out.push_str(word);
         out.make_ascii_lowercase();
     } else {
         out.extend(word.chars().nfkc().default_case_fold());
     }
+}
+
+/// Whether `word` holds nothing but ASCII and the curly single quotes ‘ and ’.
+fn is_ascii_with_curly_quotes(word: &str) -> bool {
+    word.chars()
+        .all(|c| c.is_ascii() || c == '\u{2018}' || c == '\u{2019}')
 }
 
 fn fold_word(word: &str, fold: bool) -> String {
@@ -392,6 +399,21 @@ fn is_cjk(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_with_curly_quotes_fold_as_nfkc_and_case_folding_would() {
+        for word in [
+            "President’s",
+            "‘QUOTED’",
+            "don’t",
+            "’",
+            "A’B’C",
+            "rock’n’roll",
+        ] {
+            let reference: String = word.chars().nfkc().default_case_fold().collect();
+            assert_eq!(fold_word(word, true), reference, "{word:?}");
+        }
+    }
 
     fn tok(config: TokenizerConfig, text: &str) -> Vec<String> {
         Tokenizer::new(config).unwrap().tokenize(text)
