@@ -107,6 +107,9 @@ pub struct CorpusTermsBuilder<'t> {
     /// Per tokenized chunk, in input order: its own interner, and its documents' counts
     /// in that interner's ids.
     parts: Vec<(Interner, Vec<DocTerms>)>,
+    /// Stop words the builder drops itself (see [`Tokenizer::stop_words_for_caller`]):
+    /// every chunk's interner starts with them, as ids `0..stop`.
+    stop: u32,
 }
 
 impl<'t> CorpusTermsBuilder<'t> {
@@ -115,6 +118,9 @@ impl<'t> CorpusTermsBuilder<'t> {
         CorpusTermsBuilder {
             tokenizer,
             parts: Vec::new(),
+            stop: tokenizer
+                .stop_words_for_caller()
+                .map_or(0, |s| s.len() as u32),
         }
     }
 
@@ -124,21 +130,37 @@ impl<'t> CorpusTermsBuilder<'t> {
         // chunks are as large as keeping every thread busy allows.
         let chunk = (texts.len() / (rayon::current_num_threads() * 2)).clamp(64, 4096);
         let tokenizer = self.tokenizer;
+        let stop_words = tokenizer.stop_words_for_caller();
+        let stop = self.stop;
         let parts: Vec<(Interner, Vec<DocTerms>)> = texts
             .par_chunks(chunk)
             .map(|chunk| {
                 // About one new term per 32 bytes of English prose: growing rehashes every
                 // term from its bytes, so the interner starts near its final size.
                 let bytes: usize = chunk.iter().map(|t| t.as_ref().len()).sum();
-                let mut interner = Interner::with_capacity(bytes / 32);
+                let mut interner = Interner::with_capacity(bytes / 32 + stop as usize);
+                for w in stop_words.unwrap_or_default() {
+                    interner.id(term_hash(w), w);
+                }
                 let mut ids = Vec::new();
                 let docs = chunk
                     .iter()
                     .map(|text| {
                         ids.clear();
-                        tokenizer.for_each_hashed_term(text.as_ref(), &mut |t, h| {
-                            ids.push(interner.id(h, t))
-                        });
+                        let text = text.as_ref();
+                        if stop_words.is_some() {
+                            // One probe tells a stop word (an id below `stop`) from a term.
+                            tokenizer.for_each_hashed_term_with_stop_words(text, &mut |t, h| {
+                                let id = interner.id(h, t);
+                                if id >= stop {
+                                    ids.push(id);
+                                }
+                            });
+                        } else {
+                            tokenizer.for_each_hashed_term(text, &mut |t, h| {
+                                ids.push(interner.id(h, t))
+                            });
+                        }
                         let mut counts = Vec::new();
                         count_ids(&mut ids, &mut counts);
                         DocTerms {
@@ -155,7 +177,7 @@ impl<'t> CorpusTermsBuilder<'t> {
 
     /// The tokenized corpus: every document added, in order.
     pub fn finish(self) -> CorpusTerms {
-        let parts = self.parts;
+        let (parts, stop) = (self.parts, self.stop);
         let mut corpus = CorpusTerms::default();
         // Global ids in order of first appearance over the chunks in input order: the
         // interning is sequential (cheap: one probe per distinct term of a chunk), the
@@ -166,6 +188,10 @@ impl<'t> CorpusTermsBuilder<'t> {
             .map(|(interner, _)| {
                 (0..interner.len() as u32)
                     .map(|local| {
+                        if local < stop {
+                            // A stop word: no document refers to it.
+                            return u32::MAX;
+                        }
                         let term = interner.term(local);
                         global.id(term_hash(term), term)
                     })
@@ -411,6 +437,28 @@ mod tests {
     fn corpus(texts: &[&str]) -> CorpusTerms {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
         CorpusTerms::tokenize(&t, texts)
+    }
+
+    #[test]
+    fn stop_words_never_reach_the_corpus_terms_or_counts() {
+        // The English list is dropped by the interner's own probe (no stemmer, unigrams).
+        let c = corpus(&["The visit and THE summit", "of the", "summit of summits"]);
+        let mut terms: Vec<&str> = c.terms.iter().map(|t| &**t).collect();
+        terms.sort_unstable();
+        assert_eq!(terms, ["summit", "summits", "visit"]);
+        let totals: Vec<u32> = c.docs.iter().map(|d| d.total).collect();
+        assert_eq!(totals, [2, 0, 2]);
+        assert!(c.df.iter().all(|&d| d > 0));
+        // With bigrams the tokenizer drops them itself, and the words are the same.
+        let t = Tokenizer::new(TokenizerConfig {
+            word_ngrams: 2,
+            ..Default::default()
+        })
+        .unwrap();
+        let bigrams = CorpusTerms::tokenize(&t, &["The visit and THE summit"]);
+        let mut words: Vec<&str> = bigrams.terms.iter().map(|t| &**t).collect();
+        words.sort_unstable();
+        assert_eq!(words, ["summit", "visit", "visit summit"]);
     }
 
     #[test]
