@@ -104,6 +104,35 @@ impl IdTable {
             .map(|e| e.id)
     }
 
+    /// Indexes `n` distinct terms kept elsewhere, term `id` being `term(id)`: for terms
+    /// held in more than one list.
+    pub(crate) fn build_by<'a>(n: usize, term: impl Fn(u32) -> &'a str) -> IdTable {
+        let mut table = HashTable::with_capacity(n);
+        for id in 0..n as u32 {
+            let t = term(id);
+            table.insert_unique(term_hash(t), Entry::new(id, t.as_bytes()), |e: &Entry| {
+                term_hash(term(e.id))
+            });
+        }
+        IdTable { table }
+    }
+
+    /// The id of `term`, whose [`term_hash`] is `hash`, in a table from
+    /// [`IdTable::build_by`] with the same `stored` function.
+    #[inline]
+    pub(crate) fn get_by<'a>(
+        &self,
+        hash: u64,
+        term: &str,
+        stored: impl Fn(u32) -> &'a str,
+    ) -> Option<u32> {
+        let b = term.as_bytes();
+        let fp = fingerprint(b);
+        self.table
+            .find(hash, |e| e.is(fp, b, |id| stored(id).as_bytes()))
+            .map(|e| e.id)
+    }
+
     /// True when no term is indexed.
     pub(crate) fn is_empty(&self) -> bool {
         self.table.is_empty()

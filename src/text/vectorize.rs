@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::grams::GramIndex;
+use super::table::IdTable;
 use super::{Tokenizer, Vocabulary};
 
 /// Length normalisation of a document vector.
@@ -89,6 +90,26 @@ pub struct Vectorizer {
     /// (and no character n-grams); built on first use, since training needs it only when
     /// it also evaluates (cross-validation, hold-out).
     grams: OnceLock<Option<GramIndex>>,
+    /// The vocabulary and the stop list in one table, for models whose tokenizer lets the
+    /// caller drop stop words (see [`Tokenizer::stop_words_for_caller`]); built on first
+    /// use, like `grams`.
+    terms_and_stops: OnceLock<Option<TermsAndStops>>,
+}
+
+/// Vocabulary terms (ids below the vocabulary's length) and stop words (the ids after)
+/// in one table. Why: a word of a unigram model was probed twice, in the stop list and
+/// then in the vocabulary; this answers both with one probe.
+#[derive(Debug)]
+struct TermsAndStops {
+    table: IdTable,
+    stop: Vec<Box<str>>,
+}
+
+/// What one probe of [`TermsAndStops`] says about a word.
+enum Probe {
+    Term(u32),
+    Stop,
+    Unknown,
 }
 
 impl Vectorizer {
@@ -108,6 +129,7 @@ impl Vectorizer {
             config,
             idf,
             grams: OnceLock::new(),
+            terms_and_stops: OnceLock::new(),
         }
     }
 
@@ -115,8 +137,56 @@ impl Vectorizer {
     /// vocabulary's lookup table, and an index of its word n-grams), so that a server's
     /// first request after loading a model does not pay for it.
     pub fn prepare(&self) {
-        self.vocabulary.prepare();
+        if self.terms_and_stops().is_none() {
+            self.vocabulary.prepare();
+        }
         self.gram_index();
+    }
+
+    fn terms_and_stops(&self) -> Option<&TermsAndStops> {
+        self.terms_and_stops
+            .get_or_init(|| {
+                let stop = self.tokenizer.stop_words_for_caller()?;
+                let terms = self.vocabulary.terms();
+                // Stop words are dropped before any lookup, so one that is also a term
+                // must answer "stop": rather than a table with both, keep the two probes.
+                // (Training drops them, so a model's vocabulary never holds one.)
+                let in_both = |w: &str| terms.binary_search_by(|t| (**t).cmp(w)).is_ok();
+                if stop.iter().any(|w| in_both(w)) {
+                    return None;
+                }
+                let n = terms.len() as u32;
+                let stored = |id: u32| -> &str {
+                    match id.checked_sub(n) {
+                        None => &terms[id as usize],
+                        Some(s) => &stop[s as usize],
+                    }
+                };
+                let table = IdTable::build_by(terms.len() + stop.len(), stored);
+                Some(TermsAndStops {
+                    table,
+                    stop: stop.to_vec(),
+                })
+            })
+            .as_ref()
+    }
+
+    /// Probes the table of terms and stop words for a word with hash `hash`.
+    #[inline]
+    fn probe(&self, ts: &TermsAndStops, hash: u64, word: &str) -> Probe {
+        let terms = self.vocabulary.terms();
+        let n = terms.len() as u32;
+        let stored = |id: u32| -> &str {
+            match id.checked_sub(n) {
+                None => &terms[id as usize],
+                Some(s) => &ts.stop[s as usize],
+            }
+        };
+        match ts.table.get_by(hash, word, stored) {
+            Some(id) if id < n => Probe::Term(id),
+            Some(_) => Probe::Stop,
+            None => Probe::Unknown,
+        }
     }
 
     fn gram_index(&self) -> Option<&GramIndex> {
@@ -160,6 +230,23 @@ impl Vectorizer {
             .and_then(|g| g.lookup(&self.tokenizer, text, ids));
         let total = match indexed {
             Some(total) => total,
+            None if self.terms_and_stops().is_some() => {
+                let ts = self.terms_and_stops().expect("checked");
+                ids.clear();
+                let mut total = 0u32;
+                self.tokenizer
+                    .for_each_hashed_term_with_stop_words(text, &mut |t, h| match self
+                        .probe(ts, h, t)
+                    {
+                        Probe::Term(id) => {
+                            total += 1;
+                            ids.push(id);
+                        }
+                        Probe::Unknown => total += 1,
+                        Probe::Stop => {}
+                    });
+                total
+            }
             None => {
                 ids.clear();
                 let mut total = 0u32;
@@ -227,6 +314,54 @@ mod tests {
         let c = CorpusTerms::tokenize(&t, &["trade investment trade", "summit visit"]);
         let (v, _) = Vocabulary::from_corpus(&c, &VocabularyConfig::default()).unwrap();
         Vectorizer::new(t, v, config)
+    }
+
+    #[test]
+    fn one_probe_for_terms_and_stop_words_gives_what_two_probes_give() {
+        use crate::text::{StopWords, ENGLISH_STOP_WORDS};
+        let texts = [
+            "The summit and the trade talks",
+            "an envoy of THE union visits them",
+            "the café’s naïve trade délégation, and we",
+            "unknown words only here",
+        ];
+        let all_words = Tokenizer::new(TokenizerConfig {
+            stop_words: StopWords::None,
+            ..Default::default()
+        })
+        .unwrap();
+        let c = CorpusTerms::tokenize(&all_words, &texts);
+        let (with_stop, _) = Vocabulary::from_corpus(&c, &VocabularyConfig::default()).unwrap();
+        let entries = (0..with_stop.len() as u32)
+            .map(|id| with_stop.term(id))
+            .filter(|t| !ENGLISH_STOP_WORDS.contains(t))
+            .map(|t| (t.into(), 1, 1))
+            .collect();
+        let without_stop = Vocabulary::from_entries(entries, 4).unwrap();
+        let english = || Tokenizer::new(TokenizerConfig::default()).unwrap();
+        // A vocabulary that holds stop words keeps the two probes.
+        let two = Vectorizer::new(english(), with_stop, VectorizerConfig::default());
+        let one = Vectorizer::new(english(), without_stop, VectorizerConfig::default());
+        assert!(two.terms_and_stops().is_none());
+        assert!(one.terms_and_stops().is_some());
+        let terms = |v: &Vectorizer, out: &Vectorized| -> Vec<(String, u32)> {
+            let names = out.vector.indices.iter().map(|&i| v.vocabulary().term(i));
+            names.map(str::to_owned).zip(out.counts.clone()).collect()
+        };
+        for text in texts
+            .iter()
+            .chain(&["", "the and of", "Trade TRADE trade, the end"])
+        {
+            let (a, b) = (two.vectorize(text), one.vectorize(text));
+            assert_eq!(terms(&two, &a), terms(&one, &b), "{text:?}");
+            assert_eq!(
+                (a.known_terms, a.total_terms),
+                (b.known_terms, b.total_terms),
+                "{text:?}"
+            );
+        }
+        let out = one.vectorize("the summit and the trade talks");
+        assert_eq!((out.known_terms, out.total_terms), (3, 3));
     }
 
     #[test]
