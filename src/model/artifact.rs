@@ -88,8 +88,8 @@ pub enum ArtifactError {
     Invalid(#[from] ModelError),
 }
 
-/// What the payload holds, in a stable field order. The vocabulary's arrays are borrowed
-/// when encoding (a `Cow` encodes as what it holds), so saving copies no term.
+/// What the payload holds, in a stable field order. Decoded whole; encoded in two halves,
+/// [`PayloadHead`] and [`PayloadCounts`], whose bytes joined are this struct's.
 #[derive(Serialize, Deserialize)]
 struct Payload<'a> {
     id: String,
@@ -110,6 +110,31 @@ struct Payload<'a> {
     count_values: Vec<f64>,
 }
 
+/// The first fields of [`Payload`], borrowed, for encoding.
+#[derive(Serialize)]
+struct PayloadHead<'a> {
+    id: &'a str,
+    version: &'a str,
+    labels: &'a [LabelInfo],
+    training: &'a TrainingInfo,
+    config: &'a ModelConfig,
+    thresholds: &'a [f64],
+    temperature: f64,
+    vocabulary_docs: u64,
+    terms: &'a [Box<str>],
+    df: &'a [u32],
+    tf: &'a [u64],
+    label_docs: &'a [u64],
+}
+
+/// The last fields of [`Payload`]: the count table.
+#[derive(Serialize)]
+struct PayloadCounts {
+    offsets: Vec<u64>,
+    count_labels: Vec<u32>,
+    count_values: Vec<f64>,
+}
+
 /// The cached checksum of a model's file bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Checksum(OnceLock<String>);
@@ -119,37 +144,51 @@ impl Model {
     pub fn to_bytes(&self) -> Vec<u8> {
         let v = self.vectorizer.vocabulary();
         let l = self.labels.len();
-        let mut offsets = Vec::with_capacity(v.len() + 1);
-        let mut count_labels = Vec::new();
-        let mut count_values = Vec::new();
-        offsets.push(0);
-        for row in self.counts.features().chunks_exact(l) {
-            for (c, &x) in row.iter().enumerate() {
-                if x != 0.0 {
-                    count_labels.push(c as u32);
-                    count_values.push(x);
+        // A postcard struct is its fields' encodings one after the other, so the payload
+        // is encoded in two halves on two threads and joined: the bytes of `Payload` (a
+        // test holds them equal) in a little over half the time, which was a twentieth of
+        // training on 20 Newsgroups.
+        let (mut body, counts) = rayon::join(
+            || {
+                let head = PayloadHead {
+                    id: &self.id,
+                    version: &self.version,
+                    labels: &self.labels,
+                    training: &self.training,
+                    config: &self.config,
+                    thresholds: &self.thresholds,
+                    temperature: self.temperature,
+                    vocabulary_docs: v.n_docs(),
+                    terms: v.terms(),
+                    df: v.document_frequencies(),
+                    tf: v.term_frequencies(),
+                    label_docs: self.counts.label_docs(),
+                };
+                postcard::to_stdvec(&head).expect("encoding into memory cannot fail")
+            },
+            || {
+                let mut offsets = Vec::with_capacity(v.len() + 1);
+                let mut count_labels = Vec::new();
+                let mut count_values = Vec::new();
+                offsets.push(0);
+                for row in self.counts.features().chunks_exact(l) {
+                    for (c, &x) in row.iter().enumerate() {
+                        if x != 0.0 {
+                            count_labels.push(c as u32);
+                            count_values.push(x);
+                        }
+                    }
+                    offsets.push(count_values.len() as u64);
                 }
-            }
-            offsets.push(count_values.len() as u64);
-        }
-        let payload = Payload {
-            id: self.id.clone(),
-            version: self.version.clone(),
-            labels: self.labels.clone(),
-            training: self.training.clone(),
-            config: self.config.clone(),
-            thresholds: self.thresholds.clone(),
-            temperature: self.temperature,
-            vocabulary_docs: v.n_docs(),
-            terms: Cow::Borrowed(v.terms()),
-            df: Cow::Borrowed(v.document_frequencies()),
-            tf: Cow::Borrowed(v.term_frequencies()),
-            label_docs: self.counts.label_docs().to_vec(),
-            offsets,
-            count_labels,
-            count_values,
-        };
-        let body = postcard::to_stdvec(&payload).expect("encoding into memory cannot fail");
+                let counts = PayloadCounts {
+                    offsets,
+                    count_labels,
+                    count_values,
+                };
+                postcard::to_stdvec(&counts).expect("encoding into memory cannot fail")
+            },
+        );
+        body.extend_from_slice(&counts);
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -288,17 +327,21 @@ impl Model {
             file_name.to_string_lossy(),
             std::process::id()
         ));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
+        // The checksum of the file is computed while the disk syncs.
+        let (result, checksum) = rayon::join(
+            || {
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(&bytes)?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, path)
+            },
+            || hex(&Sha256::digest(&bytes)),
+        );
         if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
             return Err(io(e));
         }
-        let _ = self.checksum.0.set(hex(&Sha256::digest(&bytes)));
+        let _ = self.checksum.0.set(checksum);
         Ok(())
     }
 
@@ -308,5 +351,65 @@ impl Model {
             .0
             .get_or_init(|| hex(&Sha256::digest(self.to_bytes())))
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TrainSpec;
+
+    #[test]
+    fn the_payload_encoded_in_halves_is_the_payload_encoded_whole() {
+        let texts = [
+            "summit visit envoy",
+            "trade tariff trade",
+            "envoy summit talks",
+        ];
+        let labels: Vec<LabelInfo> = ["diplomacy", "economy"]
+            .iter()
+            .map(|n| LabelInfo {
+                name: (*n).into(),
+                description: String::new(),
+            })
+            .collect();
+        let spec = TrainSpec {
+            id: "m".into(),
+            version: "1".into(),
+            labels,
+        };
+        let gold = [vec![0], vec![1], vec![0]];
+        let model = Model::train(spec, ModelConfig::default(), &texts, &gold).unwrap();
+        let v = model.vectorizer.vocabulary();
+        let l = model.labels.len();
+        let mut offsets = vec![0];
+        let (mut count_labels, mut count_values) = (Vec::new(), Vec::new());
+        for row in model.counts.features().chunks_exact(l) {
+            for (c, &x) in row.iter().enumerate().filter(|(_, x)| **x != 0.0) {
+                count_labels.push(c as u32);
+                count_values.push(x);
+            }
+            offsets.push(count_values.len() as u64);
+        }
+        let whole = Payload {
+            id: model.id.clone(),
+            version: model.version.clone(),
+            labels: model.labels.clone(),
+            training: model.training.clone(),
+            config: model.config.clone(),
+            thresholds: model.thresholds.clone(),
+            temperature: model.temperature,
+            vocabulary_docs: v.n_docs(),
+            terms: Cow::Borrowed(v.terms()),
+            df: Cow::Borrowed(v.document_frequencies()),
+            tf: Cow::Borrowed(v.term_frequencies()),
+            label_docs: model.counts.label_docs().to_vec(),
+            offsets,
+            count_labels,
+            count_values,
+        };
+        let bytes = model.to_bytes();
+        assert_eq!(&bytes[HEADER_LEN..], postcard::to_stdvec(&whole).unwrap());
+        assert!(whole.count_values.len() > 3 && whole.terms.len() > 3);
     }
 }
