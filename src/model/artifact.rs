@@ -290,8 +290,10 @@ impl Model {
             p.thresholds,
         )?;
         model.set_temperature(p.temperature)?;
-        // A loaded model is about to classify: build its lookup index now rather than
-        // inside the first request (a server swaps the model in only after this returns).
+        // A loaded model is about to classify: fit it and build its lookup index now
+        // rather than inside the first request (a server swaps the model in only after
+        // this returns).
+        model.estimator();
         model.vectorizer.prepare();
         Ok(model)
     }

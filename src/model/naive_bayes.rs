@@ -60,6 +60,19 @@ impl Default for NbValidParams {
 }
 
 impl NbValidParams {
+    /// Whether [`NbValidParams::fit_counts`] would fit `counts`: at least two labels,
+    /// each with a document. Fitting cannot fail otherwise.
+    pub fn check_counts(&self, counts: &NbCounts) -> Result<(), ModelError> {
+        let l = counts.n_labels;
+        if l < 2 {
+            return Err(ModelError::TooFewLabels(l));
+        }
+        if let Some(c) = counts.label_docs.iter().position(|&n| n == 0) {
+            return Err(ModelError::EmptyLabel(c));
+        }
+        Ok(())
+    }
+
     /// The estimator.
     pub fn kind(&self) -> NbKind {
         self.kind
@@ -256,13 +269,8 @@ impl NbValidParams {
     /// `w[t][c] = -ln((N_t~c + alpha) / (N_~c + alpha * V))`, or with `norm` that log
     /// divided by its sum over terms; no prior, as in Rennie et al.
     pub fn fit_counts(&self, counts: &NbCounts) -> Result<FittedNb, ModelError> {
+        self.check_counts(counts)?;
         let (v, l) = (counts.n_terms, counts.n_labels);
-        if l < 2 {
-            return Err(ModelError::TooFewLabels(l));
-        }
-        if let Some(c) = counts.label_docs.iter().position(|&n| n == 0) {
-            return Err(ModelError::EmptyLabel(c));
-        }
         let alpha = self.alpha;
         let mut weights = vec![0.0; v * l];
         let log_prior;
