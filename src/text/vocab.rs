@@ -179,21 +179,61 @@ impl<'t> CorpusTermsBuilder<'t> {
     pub fn finish(self) -> CorpusTerms {
         let (parts, stop) = (self.parts, self.stop);
         let mut corpus = CorpusTerms::default();
-        // Global ids in order of first appearance over the chunks in input order: the
-        // interning is sequential (cheap: one probe per distinct term of a chunk), the
-        // rewriting of every document's ids is not.
-        let mut global = Interner::default();
-        let remaps: Vec<Vec<u32>> = parts
-            .iter()
+        // Global ids: the terms are split into shards by hash, interned shard by shard in
+        // parallel, each shard's terms in order of first appearance over the chunks in
+        // input order; the ids of shard s follow those of shard s - 1. Neither the thread
+        // count nor the batching changes the ids. Interning is one probe per distinct
+        // term of a chunk; the rewriting of every document's ids is done in parallel too.
+        const SHARDS: usize = 4;
+        // Bits 32.. of the hash: the tables below index buckets by its low bits.
+        let shard_of = |hash: u64| ((hash >> 32) % SHARDS as u64) as usize;
+        let hashes: Vec<Vec<u64>> = parts
+            .par_iter()
             .map(|(interner, _)| {
                 (0..interner.len() as u32)
+                    .map(|local| term_hash(interner.term(local)))
+                    .collect()
+            })
+            .collect();
+        let shards: Vec<(Interner, Vec<Vec<u32>>)> = (0..SHARDS)
+            .into_par_iter()
+            .map(|shard| {
+                let mut global = Interner::default();
+                let ids = parts
+                    .iter()
+                    .zip(&hashes)
+                    .map(|((interner, _), hashes)| {
+                        (0..interner.len() as u32)
+                            .zip(hashes)
+                            .map(|(local, &hash)| {
+                                // A stop word: no document refers to it.
+                                if local < stop || shard_of(hash) != shard {
+                                    return u32::MAX;
+                                }
+                                global.id(hash, interner.term(local))
+                            })
+                            .collect()
+                    })
+                    .collect();
+                (global, ids)
+            })
+            .collect();
+        let mut first_ids = Vec::with_capacity(SHARDS);
+        let mut n_terms = 0u32;
+        for (global, _) in &shards {
+            first_ids.push(n_terms);
+            n_terms += global.len() as u32;
+        }
+        let remaps: Vec<Vec<u32>> = (0..parts.len())
+            .into_par_iter()
+            .map(|p| {
+                (0..hashes[p].len())
                     .map(|local| {
-                        if local < stop {
-                            // A stop word: no document refers to it.
-                            return u32::MAX;
+                        let shard = shard_of(hashes[p][local]);
+                        match shards[shard].1[p][local] {
+                            u32::MAX => u32::MAX,
+                            id => first_ids[shard] + id,
                         }
-                        let term = interner.term(local);
-                        global.id(term_hash(term), term)
                     })
                     .collect()
             })
@@ -212,19 +252,32 @@ impl<'t> CorpusTermsBuilder<'t> {
             })
             .collect();
         let n_docs = chunks.iter().map(Vec::len).sum();
-        corpus.df = vec![0; global.len()];
-        corpus.tf = vec![0; global.len()];
-        corpus.docs.reserve(n_docs);
-        for doc in chunks.into_iter().flatten() {
-            for &(id, n) in &doc.counts {
-                corpus.df[id as usize] += 1;
-                corpus.tf[id as usize] += u64::from(n);
-            }
-            corpus.docs.push(doc);
-        }
-        corpus.terms = (0..global.len() as u32)
-            .map(|id| global.term(id).into())
-            .collect();
+        let (terms, ()) = rayon::join(
+            || {
+                shards
+                    .par_iter()
+                    .map(|(global, _)| {
+                        (0..global.len() as u32)
+                            .map(|id| global.term(id).into())
+                            .collect::<Vec<Box<str>>>()
+                    })
+                    .collect::<Vec<_>>()
+                    .concat()
+            },
+            || {
+                corpus.df = vec![0; n_terms as usize];
+                corpus.tf = vec![0; n_terms as usize];
+                corpus.docs.reserve(n_docs);
+                for doc in chunks.into_iter().flatten() {
+                    for &(id, n) in &doc.counts {
+                        corpus.df[id as usize] += 1;
+                        corpus.tf[id as usize] += u64::from(n);
+                    }
+                    corpus.docs.push(doc);
+                }
+            },
+        );
+        corpus.terms = terms;
         corpus
     }
 }
@@ -459,6 +512,45 @@ mod tests {
         let mut words: Vec<&str> = bigrams.terms.iter().map(|t| &**t).collect();
         words.sort_unstable();
         assert_eq!(words, ["summit", "visit", "visit summit"]);
+    }
+
+    #[test]
+    fn every_document_counts_the_terms_it_was_tokenized_into() {
+        // Enough distinct terms over enough chunks that every interning shard gets some.
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
+        let texts: Vec<String> = (0..2000)
+            .map(|i| {
+                format!(
+                    "envoy{} talks{} summit {} visit{}",
+                    i % 97,
+                    i % 13,
+                    i,
+                    i % 5
+                )
+            })
+            .collect();
+        let corpus = CorpusTerms::tokenize(&t, &texts);
+        let distinct: std::collections::BTreeSet<&str> =
+            corpus.terms.iter().map(|t| &**t).collect();
+        assert_eq!(distinct.len(), corpus.terms.len());
+        let mut df = vec![0u32; corpus.terms.len()];
+        for (text, doc) in texts.iter().zip(&corpus.docs) {
+            let mut expected = std::collections::BTreeMap::new();
+            for term in t.tokenize(text) {
+                *expected.entry(term).or_insert(0u32) += 1;
+            }
+            let found: std::collections::BTreeMap<String, u32> = doc
+                .counts
+                .iter()
+                .map(|&(id, n)| (corpus.terms[id as usize].to_string(), n))
+                .collect();
+            assert_eq!(found, expected);
+            assert!(doc.counts.windows(2).all(|w| w[0].0 < w[1].0));
+            for &(id, _) in &doc.counts {
+                df[id as usize] += 1;
+            }
+        }
+        assert_eq!(df, corpus.df);
     }
 
     #[test]
