@@ -163,6 +163,43 @@ impl NbCounts {
         }
     }
 
+    /// Statistics from per-label columns: `columns[c]` holds label `c`'s non-zero
+    /// `(term, count)` cells in increasing term order, each term `< n_terms`; `label_docs[c]`
+    /// its number of documents. The table is filled in parallel blocks of terms.
+    pub(crate) fn from_columns(
+        n_terms: usize,
+        label_docs: Vec<u64>,
+        columns: &[Vec<(u32, f64)>],
+    ) -> Self {
+        const BLOCK: usize = 4096;
+        let n_labels = label_docs.len();
+        debug_assert_eq!(columns.len(), n_labels);
+        let mut features = vec![0.0; n_terms * n_labels];
+        if n_labels > 0 {
+            features
+                .par_chunks_mut(n_labels * BLOCK)
+                .enumerate()
+                .for_each(|(b, block)| {
+                    let lo = (b * BLOCK) as u32;
+                    for (c, column) in columns.iter().enumerate() {
+                        let start = column.partition_point(|&(t, _)| t < lo);
+                        for &(t, x) in &column[start..] {
+                            let Some(cell) = block.get_mut((t - lo) as usize * n_labels + c) else {
+                                break;
+                            };
+                            *cell = x;
+                        }
+                    }
+                });
+        }
+        NbCounts {
+            n_terms,
+            n_labels,
+            label_docs,
+            features,
+        }
+    }
+
     /// Rebuilds statistics from stored parts, checking their shapes and values.
     pub fn from_parts(
         n_terms: usize,
