@@ -252,6 +252,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         text_report(&mut out, &model, &corpus, &estimate, &args, timing)?;
     }
+    // The process exits next. Freeing the corpus and the model piece by piece (every
+    // document and term is its own allocation) took 10-13 ms of a 0.36 s run on 20
+    // Newsgroups, for memory the OS takes back at once.
+    std::mem::forget(corpus);
+    std::mem::forget(model);
     Ok(ExitCode::SUCCESS)
 }
 
