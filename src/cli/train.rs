@@ -43,8 +43,9 @@ use crate::text::CorpusTermsBuilder;
 /// Text read but not yet tokenized at which training tokenizes what it has so far. Why
 /// batches of several of the reader's 1 MB chunks: the pieces of every batch each add
 /// their distinct terms to the merge at the end (since 8 December in parallel hash
-/// shards, but still once per piece), so fewer batches merge faster. Measured on 4 December: 1, 2 and 4 MB the same on 20 Newsgroups (8 MB slower),
-/// 4 MB faster than 1 MB on the White House corpus (1.18 s against 1.23 s).
+/// shards, but still once per piece), so fewer batches merge faster. Measured on 4
+/// December: 1, 2 and 4 MB the same on 20 Newsgroups (8 MB slower), 4 MB faster than 1 MB
+/// on the White House corpus (1.18 s against 1.23 s).
 const TOKENIZE_BATCH_BYTES: usize = 4 << 20;
 
 /// Flags of `attache train`.
