@@ -126,8 +126,9 @@ impl<'t> CorpusTermsBuilder<'t> {
 
     /// Tokenizes the next documents, in parallel chunks.
     pub fn add<S: AsRef<str> + Sync>(&mut self, texts: &[S]) {
-        // Every chunk adds its distinct terms to the sequential merge of `finish`, so
-        // chunks are as large as keeping every thread busy allows.
+        // Every chunk's distinct terms are interned again by the merge of `finish` (in
+        // hash shards, each shard scanning every chunk), so chunks are as large as keeping
+        // every thread busy allows.
         let chunk = (texts.len() / (rayon::current_num_threads() * 2)).clamp(64, 4096);
         let tokenizer = self.tokenizer;
         let stop_words = tokenizer.stop_words_for_caller();
